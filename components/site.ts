@@ -1,0 +1,104 @@
+import * as pulumi from "@pulumi/pulumi";
+import { SiteConfig } from "../lib/config";
+import { planHosts, PlannedHost, siteSubnets } from "../lib/layout";
+import { MirroredSpec } from "../lib/spec";
+import { ClusterBootstrap } from "./clusterBootstrap";
+import { Network } from "./network";
+import { Nodes, NodeOutput } from "./nodes";
+import { Peering } from "./peering";
+import { SnapshotStore } from "./snapshotStore";
+
+/** What a standby needs from the primary's stack outputs. */
+export interface PrimarySite {
+    region: string;
+    compartmentId: string;
+    vcnCidr: string;
+    rpcId: string;
+    bucketName: string;
+    bucketNamespace: string;
+}
+
+export interface SiteArgs {
+    config: SiteConfig;
+    spec: MirroredSpec;
+    /** Standby only. */
+    primary?: PrimarySite;
+}
+
+/** One complete site: network and DRG, peering, snapshot store, and the kubeadm nodes. */
+export class Site extends pulumi.ComponentResource {
+    readonly network: Network;
+    readonly peering: Peering;
+    readonly store: SnapshotStore;
+    readonly nodes: Nodes;
+    readonly hosts: PlannedHost[];
+    readonly nodeOutputs: NodeOutput[];
+    readonly peerVcnCidr: string;
+
+    constructor(name: string, args: SiteArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("etcd-dr:site:Site", name, {}, opts);
+        const { config, spec, primary } = args;
+        const child = { parent: this };
+        const peerVcnCidr = config.peerVcnCidr ?? primary?.vcnCidr;
+        if (!peerVcnCidr) {
+            throw new Error("a site needs its peer's VCN CIDR (peerVcnCidr on the primary, the primary's outputs on the standby)");
+        }
+        this.peerVcnCidr = peerVcnCidr;
+
+        this.network = new Network(name, {
+            compartmentId: config.compartmentId,
+            vcnCidr: config.vcnCidr,
+            peerVcnCidr,
+            dnsLabel: spec.topology.vcnDnsLabel,
+            bastion: config.bastion,
+            operatorCidr: config.operatorCidr,
+            allowFromPeer: config.allowFromPeer,
+            cni: spec.cluster.cni,
+        }, child);
+
+        this.peering = new Peering(name, {
+            compartmentId: config.compartmentId,
+            drgId: this.network.drg.id,
+            peer: primary ? { connectionId: primary.rpcId, region: primary.region } : undefined,
+        }, { parent: this, dependsOn: [this.network.drgAttachment] });
+
+        this.store = new SnapshotStore(name, {
+            compartmentId: config.compartmentId,
+            clusterName: spec.topology.clusterName,
+            stack: config.stack,
+            role: config.role,
+            region: config.region,
+            settings: config.snapshots,
+            replicateFrom: primary
+                ? { bucket: primary.bucketName, namespace: primary.bucketNamespace, region: primary.region, compartmentId: primary.compartmentId }
+                : undefined,
+        }, child);
+
+        this.hosts = planHosts(spec.topology, siteSubnets(config.vcnCidr));
+        const bootstrap = new ClusterBootstrap(name, { spec, hosts: this.hosts }, child);
+
+        this.nodes = new Nodes(name, {
+            compartmentId: config.compartmentId,
+            hosts: this.hosts,
+            nodeSize: spec.topology.nodeSize,
+            imageId: config.nodeImageId,
+            sshPublicKey: config.sshPublicKey,
+            controlPlaneSubnetId: this.network.controlPlaneSubnet.id,
+            workerSubnetId: this.network.workerSubnet.id,
+            controlPlaneNsgId: this.network.nsgs.controlPlane.id,
+            workerNsgId: this.network.nsgs.workers.id,
+            userData: bootstrap.userData,
+            bastion: this.network.bastionSubnet
+                ? { subnetId: this.network.bastionSubnet.id, nsgId: this.network.nsgs.bastion.id }
+                : undefined,
+        }, child);
+        this.nodeOutputs = this.nodes.nodes;
+
+        this.registerOutputs({
+            vcnId: this.network.vcn.id,
+            drgId: this.network.drg.id,
+            rpcId: this.peering.connection.id,
+            bucket: this.store.bucket.name,
+        });
+    }
+}

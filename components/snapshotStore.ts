@@ -1,0 +1,116 @@
+import * as oci from "@pulumi/oci";
+import * as pulumi from "@pulumi/pulumi";
+import { Role, SnapshotSettings } from "../lib/config";
+import { bucketName, snapshotPrefix } from "../lib/names";
+
+/** The active site's bucket that this (standby) site's bucket replicates from. */
+export interface ReplicationSource {
+    bucket: pulumi.Input<string>;
+    namespace: pulumi.Input<string>;
+    region: pulumi.Input<string>;
+    compartmentId: pulumi.Input<string>;
+}
+
+export interface SnapshotStoreArgs {
+    compartmentId: pulumi.Input<string>;
+    clusterName: string;
+    stack: string;
+    role: Role;
+    region: string;
+    settings: SnapshotSettings;
+    /** Standby only: where snapshots come from. The standby owns the policy because it is built second. */
+    replicateFrom?: ReplicationSource;
+}
+
+const PAR_SECRET_OUTPUTS = ["fullPath", "accessUri"];
+
+/**
+ * One private bucket per site. The active site's nodes write through a write-only, prefix-scoped
+ * pre-authenticated request; the standby's bucket is the read-only replica, read and listed through
+ * its own request during a restore. Old snapshots expire by lifecycle rule.
+ */
+export class SnapshotStore extends pulumi.ComponentResource {
+    readonly bucket: oci.objectstorage.Bucket;
+    readonly namespace: pulumi.Output<string>;
+    readonly prefix: string;
+    /** Write-only PAR URL for backups (active site), as a secret. */
+    readonly writeUrl?: pulumi.Output<string>;
+    /** Read + list PAR URL for restores (replica), as a secret. */
+    readonly readUrl?: pulumi.Output<string>;
+    readonly replication?: oci.objectstorage.ReplicationPolicy;
+
+    constructor(name: string, args: SnapshotStoreArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("etcd-dr:storage:SnapshotStore", name, {}, opts);
+        const child = { parent: this };
+        this.prefix = snapshotPrefix(args.settings.prefix, args.clusterName);
+        this.namespace = oci.objectstorage.getNamespaceOutput({ compartmentId: args.compartmentId }, child).namespace;
+
+        this.bucket = new oci.objectstorage.Bucket(`${name}-bucket`, {
+            compartmentId: args.compartmentId,
+            namespace: this.namespace,
+            name: bucketName(args.clusterName, args.stack),
+            accessType: "NoPublicAccess",
+            kmsKeyId: args.settings.kmsKeyId,
+            storageTier: "Standard",
+        }, { parent: this, protect: false });
+
+        new oci.objectstorage.ObjectLifecyclePolicy(`${name}-retention`, {
+            bucket: this.bucket.name,
+            namespace: this.namespace,
+            rules: [{
+                name: "expire-old-snapshots",
+                action: "DELETE",
+                isEnabled: true,
+                timeAmount: String(args.settings.retentionDays),
+                timeUnit: "DAYS",
+                objectNameFilter: { inclusionPrefixes: [this.prefix] },
+            }],
+        }, child);
+
+        if (args.role === "primary") {
+            this.writeUrl = this.par(name, "backup-write", "AnyObjectWrite", "Deny", args.settings.parExpiresAt);
+        } else {
+            this.readUrl = this.par(name, "restore-read", "AnyObjectRead", "ListObjects", args.settings.parExpiresAt);
+        }
+
+        if (args.replicateFrom) {
+            this.replication = this.replicate(name, args, args.replicateFrom);
+        }
+
+        this.registerOutputs({ bucket: this.bucket.name, namespace: this.namespace, prefix: this.prefix });
+    }
+
+    private par(name: string, purpose: string, accessType: string, listing: string, expires: string): pulumi.Output<string> {
+        const request = new oci.objectstorage.Preauthrequest(`${name}-${purpose}`, {
+            bucket: this.bucket.name,
+            namespace: this.namespace,
+            name: `${name}-${purpose}`,
+            accessType,
+            bucketListingAction: listing,
+            objectName: this.prefix,
+            timeExpires: expires,
+        }, { parent: this, additionalSecretOutputs: PAR_SECRET_OUTPUTS });
+        return pulumi.secret(request.fullPath);
+    }
+
+    private replicate(name: string, args: SnapshotStoreArgs, source: ReplicationSource): oci.objectstorage.ReplicationPolicy {
+        // Object Storage in the source region performs the copy, so it needs IAM rights in this compartment.
+        const iam = new oci.identity.Policy(`${name}-replication-iam`, {
+            compartmentId: args.compartmentId,
+            name: `${name}-replication`,
+            description: `Object Storage replicates etcd snapshots of ${args.clusterName} into ${args.region}`,
+            statements: [
+                pulumi.interpolate`Allow service objectstorage-${source.region} to manage object-family in compartment id ${source.compartmentId}`,
+                pulumi.interpolate`Allow service objectstorage-${source.region} to manage object-family in compartment id ${args.compartmentId}`,
+            ],
+        }, { parent: this });
+        const sourceRegion = new oci.Provider(`${name}-source-region`, { region: source.region }, { parent: this });
+        return new oci.objectstorage.ReplicationPolicy(`${name}-replication`, {
+            bucket: source.bucket,
+            namespace: source.namespace,
+            name: `${args.clusterName}-to-${args.region}`,
+            destinationBucketName: this.bucket.name,
+            destinationRegionName: args.region,
+        }, { parent: this, provider: sourceRegion, dependsOn: [iam, this.bucket] });
+    }
+}

@@ -1,0 +1,140 @@
+// Rendering of kubeadm configuration and cloud-init user data. Pure: secrets are passed in as
+// plain strings by the caller inside an Output.apply, so the result stays a secret there.
+
+import * as yaml from "js-yaml";
+import { ClusterSpec, MirroredSpec } from "./spec";
+
+export type NodeRole = "init" | "join-control-plane" | "join-worker";
+
+export interface SiteHost {
+    name: string;
+    ip: string;
+}
+
+export interface NodeBootstrap {
+    host: SiteHost;
+    role: NodeRole;
+    /** Every node of this site, so short host names resolve the same way on both sites. */
+    siteHosts: SiteHost[];
+    /** The local control-plane address the API alias points at (the first control-plane node). */
+    apiAddress: string;
+    bootstrapToken: string;
+    certificateKey: string;
+}
+
+/** kubeadm's config API: v1beta4 from Kubernetes 1.31 on, v1beta3 before. */
+export function kubeadmApiVersion(kubernetesVersion: string): string {
+    const [major, minor] = kubernetesVersion.split(".").map(Number);
+    return major > 1 || minor >= 31 ? "kubeadm.k8s.io/v1beta4" : "kubeadm.k8s.io/v1beta3";
+}
+
+/**
+ * The one ClusterConfiguration both sites use. It contains no site-specific value (no address,
+ * no token), which is what makes a snapshot of one site valid on the other.
+ */
+export function renderClusterConfiguration(spec: MirroredSpec): string {
+    const { topology, cluster } = spec;
+    return yaml.dump(
+        {
+            apiVersion: kubeadmApiVersion(cluster.kubernetesVersion),
+            kind: "ClusterConfiguration",
+            clusterName: topology.clusterName,
+            kubernetesVersion: `v${cluster.kubernetesVersion}`,
+            controlPlaneEndpoint: `${topology.apiAlias}:6443`,
+            apiServer: { certSANs: [topology.apiAlias, ...topology.controlPlane] },
+            networking: { podSubnet: cluster.podSubnet, serviceSubnet: cluster.serviceSubnet },
+            etcd: { local: { dataDir: cluster.etcdDataDir, imageTag: `${cluster.etcdVersion}-0` } },
+        },
+        { lineWidth: -1, noRefs: true },
+    );
+}
+
+function renderNodeConfiguration(spec: MirroredSpec, node: NodeBootstrap): string {
+    const apiVersion = kubeadmApiVersion(spec.cluster.kubernetesVersion);
+    const nodeRegistration = { name: node.host.name, criSocket: "unix:///run/containerd/containerd.sock" };
+    if (node.role === "init") {
+        return yaml.dump(
+            {
+                apiVersion,
+                kind: "InitConfiguration",
+                bootstrapTokens: [{ token: node.bootstrapToken, ttl: "24h0m0s", groups: ["system:bootstrappers:kubeadm:default-node-token"] }],
+                certificateKey: node.certificateKey,
+                localAPIEndpoint: { advertiseAddress: node.host.ip, bindPort: 6443 },
+                nodeRegistration,
+            },
+            { lineWidth: -1 },
+        );
+    }
+    const join: Record<string, unknown> = {
+        apiVersion,
+        kind: "JoinConfiguration",
+        discovery: {
+            bootstrapToken: {
+                apiServerEndpoint: `${spec.topology.apiAlias}:6443`,
+                token: node.bootstrapToken,
+                // The CA does not exist before cp1's kubeadm init; the token and the private VCN stand in for the CA pin.
+                unsafeSkipCAVerification: true,
+            },
+        },
+        nodeRegistration,
+    };
+    if (node.role === "join-control-plane") {
+        join.controlPlane = {
+            certificateKey: node.certificateKey,
+            localAPIEndpoint: { advertiseAddress: node.host.ip, bindPort: 6443 },
+        };
+    }
+    return yaml.dump(join, { lineWidth: -1 });
+}
+
+/** /etc/hosts lines: every node of the site by short name, and the API alias on the local control plane. */
+export function renderHostsEntries(siteHosts: SiteHost[], apiAlias: string, apiAddress: string): string {
+    const lines = siteHosts.map((h) => `${h.ip} ${h.name}`);
+    lines.push(`${apiAddress} ${apiAlias}`);
+    return `${lines.join("\n")}\n`;
+}
+
+function renderBootstrapEnv(cluster: ClusterSpec, apiAlias: string, role: NodeRole): string {
+    const settings: Record<string, string> = {
+        NODE_ROLE: role,
+        KUBERNETES_VERSION: cluster.kubernetesVersion,
+        KUBERNETES_PACKAGE_REPO: cluster.kubernetesPackageRepo,
+        CNI_MANIFEST_URL: cluster.cniManifestUrl,
+        API_ALIAS: apiAlias,
+    };
+    return Object.entries(settings)
+        .map(([k, v]) => `${k}=${shellQuote(v)}`)
+        .join("\n")
+        .concat("\n");
+}
+
+export function shellQuote(value: string): string {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The complete #cloud-config document for one node. `bootstrapScript` is node/kube-bootstrap.sh. */
+export function renderCloudInit(spec: MirroredSpec, node: NodeBootstrap, bootstrapScript: string): string {
+    const kubeadmConfig = [renderClusterConfiguration(spec), renderNodeConfiguration(spec, node)].join("---\n");
+    const document = {
+        hostname: node.host.name,
+        preserve_hostname: false,
+        write_files: [
+            { path: "/etc/hosts", append: true, content: renderHostsEntries(node.siteHosts, spec.topology.apiAlias, node.apiAddress) },
+            { path: "/etc/etcd-dr/bootstrap.env", permissions: "0600", content: renderBootstrapEnv(spec.cluster, spec.topology.apiAlias, node.role) },
+            { path: "/etc/etcd-dr/kubeadm.yaml", permissions: "0600", content: kubeadmConfig },
+            { path: "/usr/local/sbin/kube-bootstrap", permissions: "0755", content: bootstrapScript },
+        ],
+        runcmd: [["/usr/local/sbin/kube-bootstrap"]],
+    };
+    return `#cloud-config\n${yaml.dump(document, { lineWidth: -1, noRefs: true })}`;
+}
+
+/** Splits the rendered kubeadm.yaml back out of a cloud-config document (tests and the plan use it). */
+export function extractKubeadmConfig(cloudInit: string): string {
+    const parsed = yaml.load(cloudInit.replace(/^#cloud-config\n/, "")) as { write_files: { path: string; content: string }[] };
+    const file = parsed.write_files.find((f) => f.path === "/etc/etcd-dr/kubeadm.yaml");
+    if (!file) {
+        throw new Error("cloud-init document has no /etc/etcd-dr/kubeadm.yaml");
+    }
+    return file.content;
+}
