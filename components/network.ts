@@ -1,7 +1,7 @@
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
 import { siteSubnets } from "../lib/layout";
-import { ingressRules, IngressRule, NsgName } from "../lib/security";
+import { ingressRules, IngressRule, NsgName, ruleKey } from "../lib/security";
 import { Cni } from "../lib/spec";
 
 export interface NetworkArgs {
@@ -129,12 +129,12 @@ export class Network extends pulumi.ComponentResource {
     }
 
     private createRules(name: string, rules: IngressRule[]): void {
-        rules.forEach((rule, index) => {
+        for (const rule of rules) {
             const portRange = rule.ports ? { destinationPortRange: { min: rule.ports[0], max: rule.ports[1] } } : undefined;
             const source = "cidr" in rule.source
                 ? { source: rule.source.cidr, sourceType: "CIDR_BLOCK" }
                 : { source: this.nsgs[rule.source.nsg].id, sourceType: "NETWORK_SECURITY_GROUP" };
-            new oci.core.NetworkSecurityGroupSecurityRule(`${name}-${rule.nsg}-in-${index}`, {
+            new oci.core.NetworkSecurityGroupSecurityRule(`${name}-${ruleKey(rule)}`, {
                 networkSecurityGroupId: this.nsgs[rule.nsg].id,
                 direction: "INGRESS",
                 protocol: rule.protocol,
@@ -143,7 +143,7 @@ export class Network extends pulumi.ComponentResource {
                 tcpOptions: rule.protocol === "6" ? portRange : undefined,
                 udpOptions: rule.protocol === "17" ? portRange : undefined,
             }, { parent: this });
-        });
+        }
         for (const group of Object.keys(this.nsgs) as NsgName[]) {
             new oci.core.NetworkSecurityGroupSecurityRule(`${name}-${group}-out`, {
                 networkSecurityGroupId: this.nsgs[group].id,

@@ -45,7 +45,7 @@ export class Site extends pulumi.ComponentResource {
         }
         this.peerVcnCidr = peerVcnCidr;
 
-        this.network = new Network(name, {
+        this.network = new Network(`${name}-network`, {
             compartmentId: config.compartmentId,
             vcnCidr: config.vcnCidr,
             peerVcnCidr,
@@ -56,13 +56,13 @@ export class Site extends pulumi.ComponentResource {
             cni: spec.cluster.cni,
         }, child);
 
-        this.peering = new Peering(name, {
+        this.peering = new Peering(`${name}-peering`, {
             compartmentId: config.compartmentId,
             drgId: this.network.drg.id,
             peer: primary ? { connectionId: primary.rpcId, region: primary.region } : undefined,
         }, { parent: this, dependsOn: [this.network.drgAttachment] });
 
-        this.store = new SnapshotStore(name, {
+        this.store = new SnapshotStore(`${name}-snapshots`, {
             compartmentId: config.compartmentId,
             clusterName: spec.topology.clusterName,
             stack: config.stack,
@@ -75,9 +75,9 @@ export class Site extends pulumi.ComponentResource {
         }, child);
 
         this.hosts = planHosts(spec.topology, siteSubnets(config.vcnCidr));
-        const bootstrap = new ClusterBootstrap(name, { spec, hosts: this.hosts }, child);
+        const bootstrap = new ClusterBootstrap(`${name}-kubeadm`, { spec, hosts: this.hosts }, child);
 
-        this.nodes = new Nodes(name, {
+        this.nodes = new Nodes(`${name}-nodes`, {
             compartmentId: config.compartmentId,
             hosts: this.hosts,
             nodeSize: spec.topology.nodeSize,

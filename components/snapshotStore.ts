@@ -99,10 +99,9 @@ export class SnapshotStore extends pulumi.ComponentResource {
             compartmentId: args.compartmentId,
             name: `${name}-replication`,
             description: `Object Storage replicates etcd snapshots of ${args.clusterName} into ${args.region}`,
-            statements: [
-                pulumi.interpolate`Allow service objectstorage-${source.region} to manage object-family in compartment id ${source.compartmentId}`,
-                pulumi.interpolate`Allow service objectstorage-${source.region} to manage object-family in compartment id ${args.compartmentId}`,
-            ],
+            statements: pulumi.all([source.region, source.compartmentId, args.compartmentId]).apply(([region, ...compartments]) =>
+                [...new Set(compartments)].map((id) => `Allow service objectstorage-${region} to manage object-family in compartment id ${id}`),
+            ),
         }, { parent: this });
         const sourceRegion = new oci.Provider(`${name}-source-region`, { region: source.region }, { parent: this });
         return new oci.objectstorage.ReplicationPolicy(`${name}-replication`, {

@@ -120,9 +120,9 @@ export async function runSite(now: Date = new Date()): Promise<Record<string, un
         snapshotPrefix: site.store.prefix,
         parExpiresAt: config.snapshots.parExpiresAt,
         parUrls: { backupWrite: site.store.writeUrl, restoreRead: site.store.readUrl },
-        replication: primary
-            ? { fromRegion: primary.region, fromBucket: primary.bucketName, toRegion: config.region, toBucket: site.store.bucket.name }
-            : undefined,
+        ...(primary
+            ? { replication: { fromRegion: primary.region, fromBucket: primary.bucketName, toRegion: config.region, toBucket: site.store.bucket.name } }
+            : {}),
         nodes: site.nodeOutputs.map((n) => ({ name: n.name, role: n.role, privateIp: n.privateIp })),
         hostNames: site.hosts.map((h) => h.name),
         clusterSpec: spec,

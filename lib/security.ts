@@ -85,3 +85,12 @@ export function ingressRules(inputs: SecurityInputs): IngressRule[] {
     }
     return rules;
 }
+
+const PROTOCOL_NAMES: Record<string, string> = { "6": "tcp", "17": "udp", "4": "ipip" };
+
+/** A stable, unique name for a rule, so adding one rule never renames (and replaces) the others. */
+export function ruleKey(rule: IngressRule): string {
+    const source = "cidr" in rule.source ? rule.source.cidr.replace(/[./]/g, "-") : rule.source.nsg;
+    const ports = rule.ports ? (rule.ports[0] === rule.ports[1] ? `${rule.ports[0]}` : `${rule.ports[0]}-${rule.ports[1]}`) : "any";
+    return `${rule.nsg}-${PROTOCOL_NAMES[rule.protocol]}-${ports}-from-${source}`;
+}

@@ -1,0 +1,163 @@
+// Offline plan: runs the real program for one stack under Pulumi mocks (no cloud credentials) and
+// prints every resource it would register.
+//
+//   npm run plan -- <stack> [--json] [--stack-file <path>]
+//
+// A standby's primary outputs come from the primary's own offline plan, run in a child process
+// (the Pulumi runtime is process-global).
+
+import { execFileSync } from "child_process";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { redactSecrets, SiteMocks } from "./mocks";
+import { readStackConfig, stackFilePath, StackFileError } from "./stackFiles";
+import { shortStackName } from "../lib/names";
+
+export interface PlannedResource {
+    type: string;
+    name: string;
+    parent: string | null;
+    dependsOn: string[];
+    inputs: Record<string, unknown>;
+}
+
+interface Options {
+    stack: string;
+    json: boolean;
+    outputsOnly: boolean;
+    stackFile: string;
+}
+
+function usage(message: string): never {
+    process.stderr.write(`error: ${message}\nusage: npm run plan -- <stack> [--json] [--stack-file <path>]\n`);
+    process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+    let stack: string | undefined;
+    let json = false;
+    let outputsOnly = false;
+    let stackFile: string | undefined;
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        if (arg === "--json") json = true;
+        else if (arg === "--outputs") outputsOnly = true;
+        else if (arg === "--stack-file") stackFile = argv[++i] ?? usage("--stack-file needs a path");
+        else if (arg.startsWith("-")) usage(`unknown option ${arg}`);
+        else if (stack === undefined) stack = arg;
+        else usage(`unexpected argument ${arg}`);
+    }
+    if (!stack) usage("name the stack to plan, e.g. primary");
+    return { stack, json, outputsOnly, stackFile: path.resolve(stackFile ?? stackFilePath(process.cwd(), stack)) };
+}
+
+/** The peer's outputs, from its own offline plan in a child process. */
+function peerOutputs(peerStack: string, stackDir: string): Record<string, unknown> {
+    const peer = shortStackName(peerStack);
+    const args = ["-r", "ts-node/register/transpile-only", __filename, peer, "--outputs", "--stack-file", stackFilePath(stackDir, peer)];
+    try {
+        const stdout = execFileSync(process.execPath, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], cwd: path.resolve(__dirname, "..") });
+        return JSON.parse(stdout) as Record<string, unknown>;
+    } catch (error) {
+        const stderr = String((error as { stderr?: string }).stderr ?? "").trim();
+        throw new StackFileError(`the primary stack '${peerStack}' could not be planned offline: ${stderr.split("\n").join(" / ")}`);
+    }
+}
+
+function referenceName(resource: pulumi.Resource | undefined, names: WeakMap<pulumi.Resource, string>): string | null {
+    return resource ? names.get(resource) ?? null : null;
+}
+
+function dependencyNames(dependsOn: unknown, names: WeakMap<pulumi.Resource, string>): string[] {
+    const list = Array.isArray(dependsOn) ? dependsOn : dependsOn ? [dependsOn] : [];
+    return list
+        .map((d) => (pulumi.Resource.isInstance(d) ? names.get(d) : undefined))
+        .filter((n): n is string => n !== undefined);
+}
+
+async function plan(options: Options): Promise<{ resources: PlannedResource[]; outputs: Record<string, unknown> }> {
+    const config = readStackConfig(options.stackFile);
+    const stackOutputs: Record<string, Record<string, unknown>> = {};
+    const peerStack = config["etcd-dr:peerStack"];
+    if (config["etcd-dr:role"] === "standby" && peerStack) {
+        stackOutputs[peerStack] = peerOutputs(peerStack, path.dirname(options.stackFile));
+    }
+    const mocks = new SiteMocks({ stackOutputs, region: config["oci:region"] });
+    await pulumi.runtime.setMocks(mocks, "etcd-dr", options.stack, false);
+    pulumi.runtime.setAllConfig(config, []);
+
+    const names = new WeakMap<pulumi.Resource, string>();
+    const order = new Map<string, number>();
+    const shapes = new Map<string, Omit<PlannedResource, "inputs">>();
+    // Imported after the mocks are set: the program reads config and registers resources on import.
+    const { runSite } = await import("../lib/program");
+    const outputs = await pulumi.runtime.runInPulumiStack(async () => {
+        pulumi.runtime.registerStackTransformation((args) => {
+            names.set(args.resource, args.name);
+            order.set(`${args.type}::${args.name}`, order.size);
+            shapes.set(`${args.type}::${args.name}`, {
+                type: args.type,
+                name: args.name,
+                parent: referenceName(args.opts.parent, names),
+                dependsOn: dependencyNames(args.opts.dependsOn, names),
+            });
+            return undefined;
+        });
+        return runSite();
+    });
+    await pulumi.runtime.disconnect();
+    const position = (r: { type: string; name: string }) => order.get(`${r.type}::${r.name}`) ?? Number.MAX_SAFE_INTEGER;
+    const resources = [...mocks.registrations]
+        .filter((r) => r.type !== "pulumi:pulumi:Stack")
+        .sort((a, b) => position(a) - position(b))
+        .map((r) => {
+            const shape = shapes.get(`${r.type}::${r.name}`) ?? { type: r.type, name: r.name, parent: null, dependsOn: [] };
+            return { ...shape, inputs: redactSecrets(r.inputs) as Record<string, unknown> };
+        });
+    return { resources, outputs: (outputs ?? {}) as Record<string, unknown> };
+}
+
+function printTree(resources: PlannedResource[]): void {
+    const children = new Map<string | null, PlannedResource[]>();
+    for (const r of resources) {
+        const siblings = children.get(r.parent) ?? [];
+        siblings.push(r);
+        children.set(r.parent, siblings);
+    }
+    const walk = (parent: string | null, depth: number) => {
+        for (const r of children.get(parent) ?? []) {
+            if (r.name === parent) continue;
+            const after = r.dependsOn.length > 0 ? `  (after ${r.dependsOn.join(", ")})` : "";
+            process.stdout.write(`${"  ".repeat(depth)}${r.type}  ${r.name}${after}\n`);
+            walk(r.name, depth + 1);
+        }
+    };
+    walk(null, 0);
+    process.stdout.write(`${resources.length} resources\n`);
+}
+
+async function main(): Promise<void> {
+    const options = parseArgs(process.argv.slice(2));
+    try {
+        const { resources, outputs } = await plan(options);
+        if (options.outputsOnly) {
+            process.stdout.write(`${JSON.stringify(outputs)}\n`);
+        } else if (options.json) {
+            process.stdout.write(`${JSON.stringify(resources, null, 2)}\n`);
+        } else {
+            printTree(resources);
+        }
+    } catch (error) {
+        const { ConfigProblems } = await import("../lib/program");
+        if (error instanceof ConfigProblems) {
+            for (const problem of error.problems) process.stderr.write(`error: ${problem}\n`);
+        } else if (error instanceof StackFileError) {
+            process.stderr.write(`error: ${error.message}\n`);
+        } else {
+            throw error;
+        }
+        process.exit(1);
+    }
+}
+
+void main();
