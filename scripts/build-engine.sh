@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Builds the offline Pulumi engine from Go modules, at the versions package.json pins:
+#   pulumi                    the upstream CLI (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+#   pulumi-language-nodejs    engine/cmd/pulumi-language-nodejs
+#   pulumi-resource-command   engine/cmd/pulumi-resource-command
+#   pulumi-resource-random    engine/cmd/pulumi-resource-random
+# into one cache directory outside the repository. A second run with the same versions and
+# sources finds them there and builds nothing. Prints the directory on stdout.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+readonly CACHE_ROOT="${ETCD_DR_CACHE:-$HOME/.cache/etcd-dr}/engine"
+
+log() { printf 'engine: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+npm_version() {
+    node -e 'const p=require(process.argv[1]); const v=(p.dependencies||{})[process.argv[2]]; if(!v){process.exit(1)} console.log(v.replace(/^[\^~v]/,""))' \
+        "$ROOT/package.json" "$1" || die "package.json does not pin $1"
+}
+
+go_module_version() {
+    awk -v mod="$1" '$1 == mod { print $2; exit }' "$ROOT/engine/go.mod"
+}
+
+find_go() {
+    if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+        PATH="/usr/local/go/bin:$PATH"
+    fi
+    command -v go >/dev/null 2>&1 || die "Go is not installed; the engine is built from Go modules (install Go 1.26+)"
+}
+
+sources_digest() {
+    (cd "$ROOT/engine" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 | sort -z | xargs -0 sha256sum) |
+        sha256sum | cut -c1-12
+}
+
+build() {
+    local out="$1" package="$2" version="$3" version_var="$4"
+    log "building $(basename "$out") $version"
+    (cd "$ROOT/engine" && go build -trimpath -ldflags "-s -w -X ${version_var}=${version}" -o "$out" "$package")
+}
+
+main() {
+    local pulumi_v command_v random_v pkg_v dir tmp started
+    pulumi_v="$(npm_version @pulumi/pulumi)"
+    command_v="$(npm_version @pulumi/command)"
+    random_v="$(npm_version @pulumi/random)"
+    pkg_v="$(go_module_version github.com/pulumi/pulumi/pkg/v3)"
+    [[ "$pkg_v" == "v$pulumi_v" ]] ||
+        die "engine/go.mod builds the CLI from pkg/v3 $pkg_v but package.json pins @pulumi/pulumi $pulumi_v; make them equal"
+
+    dir="$CACHE_ROOT/pulumi-${pulumi_v}_command-${command_v}_random-${random_v}_src-$(sources_digest)"
+    if [[ -x "$dir/pulumi" && -x "$dir/pulumi-language-nodejs" && -x "$dir/pulumi-resource-command" && -x "$dir/pulumi-resource-random" ]]; then
+        log "cached: $dir"
+        echo "$dir"
+        return 0
+    fi
+
+    find_go
+    started=$SECONDS
+    tmp="$(mktemp -d "$CACHE_ROOT.tmp.XXXXXX" 2>/dev/null || { mkdir -p "$(dirname "$CACHE_ROOT")" && mktemp -d "$CACHE_ROOT.tmp.XXXXXX"; })"
+    trap 'rm -rf "$tmp"' EXIT
+    build "$tmp/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "v$pulumi_v" github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
+    build "$tmp/pulumi-language-nodejs" ./cmd/pulumi-language-nodejs "$pulumi_v" main.version
+    build "$tmp/pulumi-resource-command" ./cmd/pulumi-resource-command "$command_v" main.version
+    build "$tmp/pulumi-resource-random" ./cmd/pulumi-resource-random "$random_v" main.version
+
+    mkdir -p "$CACHE_ROOT"
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+    trap - EXIT
+    log "built in $((SECONDS - started))s: $dir"
+    echo "$dir"
+}
+
+main "$@"

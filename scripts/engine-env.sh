@@ -1,0 +1,18 @@
+# shellcheck shell=bash
+# Sourced by make targets and tests: puts the offline engine first on PATH and configures Pulumi
+# to run without a network: a local file:// backend, no plugin downloads, no update checks.
+#   source scripts/engine-env.sh            (builds the engine first if it is not cached)
+
+_etcd_dr_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+_etcd_dr_engine="$("$_etcd_dr_root/scripts/build-engine.sh")" || return 1
+
+export PATH="$_etcd_dr_engine:$PATH"
+export PULUMI_HOME="${PULUMI_HOME:-${ETCD_DR_CACHE:-$HOME/.cache/etcd-dr}/pulumi-home}"
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://${ETCD_DR_STATE_DIR:-$_etcd_dr_root/.state}}"
+export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-etcd-dr-local-only}"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_SKIP_CONFIRMATIONS=true
+export PULUMI_DIY_BACKEND_GZIP=false
+mkdir -p "$PULUMI_HOME" "${PULUMI_BACKEND_URL#file://}"
+unset _etcd_dr_root _etcd_dr_engine
