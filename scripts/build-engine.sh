@@ -4,8 +4,10 @@
 #   pulumi-language-nodejs    engine/cmd/pulumi-language-nodejs
 #   pulumi-resource-command   engine/cmd/pulumi-resource-command
 #   pulumi-resource-random    engine/cmd/pulumi-resource-random
-# into one cache directory outside the repository. A second run with the same versions and
-# sources finds them there and builds nothing. Prints the directory on stdout.
+# into one cache directory outside the repository: bin/ for the CLI and the language host, and
+# plugins/ laid out like Pulumi's own plugin cache (resource-<name>-v<version>/), so the engine
+# finds the providers by name and version. A second run with the same versions and sources finds
+# everything there and builds nothing. Prints the directory on stdout.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,7 +54,9 @@ main() {
         die "engine/go.mod builds the CLI from pkg/v3 $pkg_v but package.json pins @pulumi/pulumi $pulumi_v; make them equal"
 
     dir="$CACHE_ROOT/pulumi-${pulumi_v}_command-${command_v}_random-${random_v}_src-$(sources_digest)"
-    if [[ -x "$dir/pulumi" && -x "$dir/pulumi-language-nodejs" && -x "$dir/pulumi-resource-command" && -x "$dir/pulumi-resource-random" ]]; then
+    if [[ -x "$dir/bin/pulumi" && -x "$dir/bin/pulumi-language-nodejs" &&
+        -x "$dir/plugins/resource-command-v$command_v/pulumi-resource-command" &&
+        -x "$dir/plugins/resource-random-v$random_v/pulumi-resource-random" ]]; then
         log "cached: $dir"
         echo "$dir"
         return 0
@@ -62,10 +66,10 @@ main() {
     started=$SECONDS
     tmp="$(mktemp -d "$CACHE_ROOT.tmp.XXXXXX" 2>/dev/null || { mkdir -p "$(dirname "$CACHE_ROOT")" && mktemp -d "$CACHE_ROOT.tmp.XXXXXX"; })"
     trap 'rm -rf "$tmp"' EXIT
-    build "$tmp/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "v$pulumi_v" github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
-    build "$tmp/pulumi-language-nodejs" ./cmd/pulumi-language-nodejs "$pulumi_v" main.version
-    build "$tmp/pulumi-resource-command" ./cmd/pulumi-resource-command "$command_v" main.version
-    build "$tmp/pulumi-resource-random" ./cmd/pulumi-resource-random "$random_v" main.version
+    build "$tmp/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "v$pulumi_v" github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
+    build "$tmp/bin/pulumi-language-nodejs" ./cmd/pulumi-language-nodejs "$pulumi_v" main.version
+    build "$tmp/plugins/resource-command-v$command_v/pulumi-resource-command" ./cmd/pulumi-resource-command "$command_v" main.version
+    build "$tmp/plugins/resource-random-v$random_v/pulumi-resource-random" ./cmd/pulumi-resource-random "$random_v" main.version
 
     mkdir -p "$CACHE_ROOT"
     rm -rf "$dir"

@@ -1,0 +1,86 @@
+// A real OpenSSH server on loopback with keys made for one test, stopped by the PID it wrote.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+
+export interface Sshd {
+    host: string;
+    port: number;
+    user: string;
+    privateKey: string;
+    privateKeyPath: string;
+    dir: string;
+    stop(): void;
+}
+
+async function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.on("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const port = (server.address() as net.AddressInfo).port;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+        const open = await new Promise<boolean>((resolve) => {
+            const socket = net.connect(port, "127.0.0.1", () => { socket.end(); resolve(true); });
+            socket.on("error", () => resolve(false));
+        });
+        if (open) return;
+        await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`sshd did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
+}
+
+export async function startSshd(): Promise<Sshd> {
+    const sshd = "/usr/sbin/sshd";
+    if (!fs.existsSync(sshd)) {
+        throw new Error("/usr/sbin/sshd is missing; `make test` installs openssh-server");
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-sshd-"));
+    const keygen = (file: string) => execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, file)]);
+    keygen("host_key");
+    keygen("client_key");
+    fs.copyFileSync(path.join(dir, "client_key.pub"), path.join(dir, "authorized_keys"));
+    const port = await freePort();
+    fs.writeFileSync(path.join(dir, "sshd_config"), [
+        "ListenAddress 127.0.0.1",
+        `Port ${port}`,
+        `HostKey ${dir}/host_key`,
+        `AuthorizedKeysFile ${dir}/authorized_keys`,
+        `PidFile ${dir}/sshd.pid`,
+        "PermitRootLogin prohibit-password",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "StrictModes no",
+        "",
+    ].join("\n"));
+    fs.mkdirSync("/run/sshd", { recursive: true });
+    execFileSync(sshd, ["-f", path.join(dir, "sshd_config"), "-E", path.join(dir, "sshd.log")]);
+    await waitForPort(port, 10_000);
+    const pid = Number(fs.readFileSync(path.join(dir, "sshd.pid"), "utf8").trim());
+    return {
+        host: "127.0.0.1",
+        port,
+        user: os.userInfo().username,
+        privateKeyPath: path.join(dir, "client_key"),
+        privateKey: fs.readFileSync(path.join(dir, "client_key"), "utf8"),
+        dir,
+        stop() {
+            try {
+                process.kill(pid, "SIGTERM");
+            } catch {
+                // already gone
+            }
+            fs.rmSync(dir, { recursive: true, force: true });
+        },
+    };
+}
