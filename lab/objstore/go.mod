@@ -1,0 +1,3 @@
+module etcd-dr/lab/objstore
+
+go 1.26
