@@ -3,10 +3,10 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-APT_PACKAGES := shellcheck openssh-server openssh-client
+APT_PACKAGES := shellcheck openssh-server openssh-client debootstrap systemd-container iproute2 openssl curl
 MOCHA := npx mocha
 
-.PHONY: help deps engine typecheck lint test test-unit test-engine plan
+.PHONY: help deps engine typecheck lint test test-unit test-engine test-lab lab-up lab-down plan
 
 help:
 	@echo "make test      run the whole test suite (installs packages, builds the offline engine)"
@@ -24,7 +24,8 @@ typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
 lint: deps
-	shellcheck scripts/*.sh node/*.sh
+	shellcheck scripts/*.sh node/*.sh node/etcd-dr lab/*.sh lab/kubelet-standin
+	cd lab/objstore && PATH="/usr/local/go/bin:$$PATH" go vet ./... && PATH="/usr/local/go/bin:$$PATH" go test -count=1 ./...
 
 test-unit: deps
 	$(MOCHA) 'test/unit/**/*.test.ts'
@@ -32,7 +33,18 @@ test-unit: deps
 test-engine: engine
 	source scripts/engine-env.sh && $(MOCHA) 'test/integration/engine-smoke.test.ts'
 
-test: typecheck lint test-unit test-engine
+lab-up: deps
+	lab/lab.sh up
+
+lab-down:
+	lab/lab.sh down
+
+# The lab comes up for these tests and goes down after them, whether they pass or not.
+test-lab: deps
+	lab/lab.sh up
+	status=0; $(MOCHA) 'test/integration/lab-toolkit.test.ts' || status=$$?; lab/lab.sh down; exit $$status
+
+test: typecheck lint test-unit test-engine test-lab
 	@echo "make test: all layers passed"
 
 plan: deps

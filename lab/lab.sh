@@ -194,6 +194,7 @@ configure_node() {
 [Unit]
 Description=Lab kubelet stand-in: runs static pods from /etc/kubernetes/manifests
 After=network-online.target
+StartLimitIntervalSec=0
 
 [Service]
 ExecStart=/usr/local/sbin/kubelet-standin

@@ -1,0 +1,91 @@
+// The snapshot bundle contract shared with the node toolkit (node/etcd-dr): ids, object names and
+// manifest.json. Pure functions; the toolkit writes, these read and check.
+
+export const SNAPSHOT_ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-r(\d+)$/;
+
+export interface SnapshotId {
+    id: string;
+    createdAt: Date;
+    revision: number;
+}
+
+/** Parses "YYYYMMDDTHHMMSSZ-r<revision>"; undefined when the text is not a valid id. */
+export function parseSnapshotId(id: string): SnapshotId | undefined {
+    const m = SNAPSHOT_ID.exec(id);
+    if (!m) return undefined;
+    const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+    const createdAt = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+    if (createdAt.getUTCMonth() !== month - 1 || createdAt.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) {
+        return undefined;
+    }
+    return { id, createdAt, revision: Number(m[7]) };
+}
+
+export function formatSnapshotId(createdAt: Date, revision: number): string {
+    const stamp = createdAt.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
+    return `${stamp}-r${revision}`;
+}
+
+export interface ManifestObject {
+    name: string;
+    size: number;
+    sha256: string;
+}
+
+export interface SnapshotManifest {
+    formatVersion: number;
+    id: string;
+    createdAt: string;
+    cluster: string;
+    sourceHost: string;
+    members: string[];
+    etcdRevision: number;
+    etcdHash: number;
+    etcdTotalKeys: number;
+    etcdVersion: string;
+    kubernetesVersion: string;
+    compression: "gzip" | "zstd" | "none";
+    encryption: "aes-256-cbc-pbkdf2" | "none";
+    snapshotSha256: string;
+    objects: ManifestObject[];
+}
+
+/** Object-name directory of one snapshot: "<prefix>/<cluster>/<id>/". */
+export function snapshotDir(prefix: string, cluster: string, id: string): string {
+    return `${prefix.replace(/\/+$/, "")}/${cluster}/${id}/`;
+}
+
+/** Checks a parsed manifest.json; returns one line per problem (empty when it is sound). */
+export function manifestProblems(manifest: unknown, expectedId?: string): string[] {
+    if (manifest === null || typeof manifest !== "object") return ["manifest.json is not a JSON object"];
+    const m = manifest as Partial<SnapshotManifest>;
+    const problems: string[] = [];
+    if (m.formatVersion !== 1) problems.push(`manifest formatVersion ${String(m.formatVersion)} is not 1`);
+    if (typeof m.id !== "string" || !parseSnapshotId(m.id)) problems.push(`manifest id '${String(m.id)}' is not a snapshot id`);
+    if (expectedId !== undefined && m.id !== expectedId) problems.push(`manifest id ${String(m.id)} differs from ${expectedId}`);
+    if (typeof m.id === "string" && parseSnapshotId(m.id)?.revision !== m.etcdRevision) {
+        problems.push(`manifest etcdRevision ${String(m.etcdRevision)} differs from the id's revision`);
+    }
+    if (!Array.isArray(m.members) || m.members.length === 0 || !m.members.every((x) => typeof x === "string")) {
+        problems.push("manifest members must be a non-empty list of host names");
+    }
+    if (!Array.isArray(m.objects) || m.objects.length === 0) {
+        problems.push("manifest lists no objects");
+    } else {
+        for (const o of m.objects) {
+            if (typeof o?.name !== "string" || !/^[0-9a-f]{64}$/.test(String(o?.sha256)) || !Number.isInteger(o?.size)) {
+                problems.push(`manifest object ${JSON.stringify(o)} lacks a name, size or sha256`);
+            }
+        }
+        if (!m.objects.some((o) => o?.name?.startsWith("snapshot.db"))) problems.push("manifest lists no snapshot.db object");
+        if (!m.objects.some((o) => o?.name?.startsWith("pki.tar"))) problems.push("manifest lists no pki.tar object");
+    }
+    if (!["gzip", "zstd", "none"].includes(String(m.compression))) problems.push(`manifest compression '${String(m.compression)}' is unknown`);
+    if (!["aes-256-cbc-pbkdf2", "none"].includes(String(m.encryption))) problems.push(`manifest encryption '${String(m.encryption)}' is unknown`);
+    return problems;
+}
+
+/** Same host names, whatever the order. */
+export function sameMembers(a: string[], b: string[]): boolean {
+    return [...a].sort().join(",") === [...b].sort().join(",");
+}
