@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { SiteConfig } from "../lib/config";
+import { OciSettings, Role, SnapshotSettings } from "../lib/config";
 import { planHosts, PlannedHost, siteSubnets } from "../lib/layout";
 import { MirroredSpec } from "../lib/spec";
 import { ClusterBootstrap } from "./clusterBootstrap";
@@ -19,7 +19,11 @@ export interface PrimarySite {
 }
 
 export interface SiteArgs {
-    config: SiteConfig;
+    stack: string;
+    role: Role;
+    region: string;
+    oci: OciSettings;
+    snapshots: SnapshotSettings;
     spec: MirroredSpec;
     /** Standby only. */
     primary?: PrimarySite;
@@ -37,7 +41,7 @@ export class Site extends pulumi.ComponentResource {
 
     constructor(name: string, args: SiteArgs, opts?: pulumi.ComponentResourceOptions) {
         super("etcd-dr:site:Site", name, {}, opts);
-        const { config, spec, primary } = args;
+        const { oci: config, spec, primary } = args;
         const child = { parent: this };
         const peerVcnCidr = config.peerVcnCidr ?? primary?.vcnCidr;
         if (!peerVcnCidr) {
@@ -65,10 +69,10 @@ export class Site extends pulumi.ComponentResource {
         this.store = new SnapshotStore(`${name}-snapshots`, {
             compartmentId: config.compartmentId,
             clusterName: spec.topology.clusterName,
-            stack: config.stack,
-            role: config.role,
-            region: config.region,
-            settings: config.snapshots,
+            stack: args.stack,
+            role: args.role,
+            region: args.region,
+            settings: args.snapshots,
             replicateFrom: primary
                 ? { bucket: primary.bucketName, namespace: primary.bucketNamespace, region: primary.region, compartmentId: primary.compartmentId }
                 : undefined,

@@ -2,6 +2,8 @@
 // throws: the caller decides how to stop (pulumi.RunError in the program, exit 1 in the plan tool).
 
 import { cidrTextsOverlap, parseCidr } from "./cidr";
+import { isDnsLabel } from "./names";
+import { parseSnapshotId } from "./snapshot";
 import {
     ClusterSpec,
     DEFAULT_CLUSTER,
@@ -16,8 +18,9 @@ import {
 export const PROJECT = "etcd-dr";
 export const ROLES = ["primary", "standby"] as const;
 export type Role = (typeof ROLES)[number];
-export const PLATFORMS = ["oci"] as const;
+export const PLATFORMS = ["oci", "existing"] as const;
 export type Platform = (typeof PLATFORMS)[number];
+export const COMPRESSIONS = ["gzip", "zstd", "none"] as const;
 
 /** Raw config as Pulumi stores it: full keys ("etcd-dr:role", "oci:region") to strings; objects are JSON. */
 export interface ConfigSource {
@@ -28,9 +31,39 @@ export interface SnapshotSettings {
     /** Object-name prefix: snapshots live under "<prefix>/<clusterName>/<id>/". */
     prefix: string;
     retentionDays: number;
-    /** RFC 3339 expiry of the pre-authenticated requests the nodes use. */
+    /** RFC 3339 expiry of the pre-authenticated requests the nodes use (optional on `existing`). */
     parExpiresAt: string;
     kmsKeyId?: string;
+}
+
+export interface BackupSettings {
+    /** systemd OnCalendar expression of the backup timer. */
+    onCalendar: string;
+    randomizedDelaySec: number;
+    compression: (typeof COMPRESSIONS)[number];
+}
+
+/** A node of the `existing` platform. */
+export interface ExistingNode {
+    name: string;
+    address: string;
+    role: "control-plane" | "worker";
+    user?: string;
+    port?: number;
+}
+
+/** Settings only the `oci` platform has. */
+export interface OciSettings {
+    compartmentId: string;
+    vcnCidr: string;
+    /** The other site's VCN; the primary sets it, the standby learns it from the primary. */
+    peerVcnCidr?: string;
+    operatorCidr?: string;
+    bastion: boolean;
+    /** TCP ports the other site's VCN may reach on this site's nodes. */
+    allowFromPeer: number[];
+    nodeImageId: string;
+    sshPublicKey: string;
 }
 
 export interface SiteConfig {
@@ -38,18 +71,17 @@ export interface SiteConfig {
     role: Role;
     platform: Platform;
     region: string;
-    compartmentId: string;
-    vcnCidr: string;
-    /** The other site's VCN; the primary sets it, the standby learns it from the primary. */
-    peerVcnCidr?: string;
     peerStack?: string;
-    operatorCidr?: string;
-    bastion: boolean;
-    /** TCP ports the other site's VCN may reach on this site's nodes. */
-    allowFromPeer: number[];
-    nodeImageId: string;
-    sshPublicKey: string;
+    oci?: OciSettings;
+    existingNodes?: ExistingNode[];
+    /** Store URLs given by config (`existing`); the `oci` platform creates its own. Secrets. */
+    storeUrls: { write?: string; read?: string };
+    sshUser: string;
+    sshPrivateKey: string;
     snapshots: SnapshotSettings;
+    backup: BackupSettings;
+    kubernetesApi: boolean;
+    restoreSnapshot?: string;
     /** The primary's complete spec, or what a standby's own config sets (compared later). */
     mirrored: PartialMirroredSpec;
 }
@@ -65,10 +97,11 @@ const REGION = /^[a-z]{2,}-[a-z]+-\d+$/;
 
 class Reader {
     readonly errors: string[] = [];
+    readonly warnings: string[] = [];
     constructor(private readonly source: ConfigSource) {}
 
     raw(key: string): string | undefined {
-        const value = this.source.get(key.includes(":") ? key : `${PROJECT}:${key}`);
+        const value = this.source.get(qualified(key));
         return value === undefined || value.trim() === "" ? undefined : value;
     }
 
@@ -93,34 +126,37 @@ class Reader {
         return fallback;
     }
 
-    object<T>(key: string): Partial<T> | undefined {
+    json<T>(key: string, shape: "object" | "array", hint: string): T | undefined {
         const value = this.raw(key);
         if (value === undefined) return undefined;
         try {
             const parsed: unknown = JSON.parse(value);
-            if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) {
-                return parsed as Partial<T>;
+            if (shape === "array" ? Array.isArray(parsed) : parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) {
+                return parsed as T;
             }
         } catch {
             // reported below
         }
-        this.errors.push(`${qualified(key)} must be an object (a YAML map in Pulumi.<stack>.yaml)`);
+        this.errors.push(`${qualified(key)} must be ${hint}`);
         return undefined;
     }
 
+    object<T>(key: string): Partial<T> | undefined {
+        return this.json<Partial<T>>(key, "object", "an object (a YAML map in Pulumi.<stack>.yaml)");
+    }
+
     ports(key: string, fallback: number[]): number[] {
-        const value = this.raw(key);
+        const value = this.json<unknown[]>(key, "array", "a list of TCP ports such as [22, 6443]");
         if (value === undefined) return fallback;
-        try {
-            const parsed: unknown = JSON.parse(value);
-            if (Array.isArray(parsed) && parsed.every((p) => Number.isInteger(p) && p > 0 && p < 65536)) {
-                return parsed as number[];
-            }
-        } catch {
-            // reported below
-        }
+        if (value.every((p) => Number.isInteger(p) && (p as number) > 0 && (p as number) < 65536)) return value as number[];
         this.errors.push(`${qualified(key)} must be a list of TCP ports such as [22, 6443]`);
         return fallback;
+    }
+
+    cidr(key: string, value: string): void {
+        if (!parseCidr(value)) {
+            this.errors.push(`${qualified(key)} '${value}' is not an IPv4 network in CIDR form such as 10.0.0.0/16`);
+        }
     }
 }
 
@@ -128,14 +164,9 @@ function qualified(key: string): string {
     return key.includes(":") ? key : `${PROJECT}:${key}`;
 }
 
-function cidrError(key: string, value: string): string | undefined {
-    return parseCidr(value) ? undefined : `${qualified(key)} '${value}' is not an IPv4 network in CIDR form such as 10.0.0.0/16`;
-}
-
 /** Loads and validates one stack's config. `stack` is the short stack name. */
 export function loadConfig(stack: string, source: ConfigSource): LoadResult {
     const read = new Reader(source);
-    const warnings: string[] = [];
 
     const roleText = read.required("role", "set it to primary or standby with `pulumi config set role primary`");
     const role = roleText as Role;
@@ -146,76 +177,47 @@ export function loadConfig(stack: string, source: ConfigSource): LoadResult {
     if (!(PLATFORMS as readonly string[]).includes(platform)) {
         read.errors.push(`etcd-dr:platform '${platform}' is unknown; use ${PLATFORMS.join(" or ")}`);
     }
-    const region = read.required("oci:region", "set the site's OCI region with `pulumi config set oci:region us-ashburn-1`");
-    if (region && !REGION.test(region)) {
-        read.errors.push(`oci:region '${region}' is not an OCI region identifier such as us-ashburn-1`);
-    }
-    const compartmentId = read.required(
-        "compartmentId",
-        "set the OCID of the compartment that holds this site with `pulumi config set compartmentId ocid1.compartment...`",
-    );
-    if (compartmentId && !OCID.test(compartmentId)) {
-        read.errors.push(`etcd-dr:compartmentId '${compartmentId}' is not a compartment or tenancy OCID`);
-    }
-
-    const vcnCidr = read.required("vcnCidr", "set this site's VCN range, e.g. `pulumi config set vcnCidr 10.10.0.0/16`");
-    const vcnError = vcnCidr ? cidrError("vcnCidr", vcnCidr) : undefined;
-    if (vcnError) read.errors.push(vcnError);
-    const vcnParsed = parseCidr(vcnCidr);
-    if (vcnParsed && (vcnParsed.prefix < 16 || vcnParsed.prefix > 24)) {
-        read.errors.push(`etcd-dr:vcnCidr ${vcnCidr} must be between /16 and /24 (OCI limits; the site carves it into quarters)`);
-    }
 
     const peerStack = read.string("peerStack");
-    let peerVcnCidr = read.string("peerVcnCidr");
-    if (role === "standby") {
-        if (!peerStack) {
-            read.errors.push(
-                "etcd-dr:peerStack is not set: a standby must name the primary stack, e.g. `pulumi config set peerStack org/etcd-dr/primary`",
-            );
-        }
-        if (peerVcnCidr) {
-            warnings.push("etcd-dr:peerVcnCidr is ignored on a standby: the primary's vcnCidr output is used");
-            peerVcnCidr = undefined;
-        }
-    } else if (role === "primary") {
-        if (!peerVcnCidr) {
-            read.errors.push(
-                "etcd-dr:peerVcnCidr is not set: the primary routes the standby's VCN through the DRG; set it to the standby's vcnCidr",
-            );
-        } else {
-            const peerError = cidrError("peerVcnCidr", peerVcnCidr);
-            if (peerError) read.errors.push(peerError);
-        }
-    }
-    if (peerVcnCidr && vcnCidr && cidrTextsOverlap(vcnCidr, peerVcnCidr)) {
-        read.errors.push(`etcd-dr:vcnCidr ${vcnCidr} overlaps etcd-dr:peerVcnCidr ${peerVcnCidr}; peered VCNs need disjoint ranges`);
+    if (role === "standby" && !peerStack) {
+        read.errors.push(
+            "etcd-dr:peerStack is not set: a standby must name the primary stack, e.g. `pulumi config set peerStack org/etcd-dr/primary`",
+        );
     }
 
-    const operatorCidr = read.string("operatorCidr");
-    if (operatorCidr) {
-        const operatorError = cidrError("operatorCidr", operatorCidr);
-        if (operatorError) read.errors.push(operatorError);
-    }
-    const bastion = read.boolean("bastion", false);
-    if (!bastion && !operatorCidr) {
-        warnings.push("neither etcd-dr:bastion nor etcd-dr:operatorCidr is set: nothing outside the VCNs can reach the nodes over SSH");
+    let region = read.string("oci:region") ?? "";
+    let oci: OciSettings | undefined;
+    let existingNodes: ExistingNode[] | undefined;
+    const storeUrls = { write: read.string("storeWriteUrl"), read: read.string("storeReadUrl") };
+    if (platform === "oci") {
+        region = read.required("oci:region", "set the site's OCI region with `pulumi config set oci:region us-ashburn-1`");
+        if (region && !REGION.test(region)) {
+            read.errors.push(`oci:region '${region}' is not an OCI region identifier such as us-ashburn-1`);
+        }
+        oci = loadOci(read, role);
+    } else if (platform === "existing") {
+        existingNodes = loadExistingNodes(read);
+        loadExistingStore(read, role, storeUrls);
     }
 
-    const nodeImageId = read.required("nodeImageId", "set the OCID of the node image for this region (images are regional)");
-    const sshPublicKey = read.required("sshPublicKey", "set the public key that may log in to the nodes");
-    if (sshPublicKey && !/^(ssh-(ed25519|rsa)|ecdsa-sha2-\S+) \S+/.test(sshPublicKey)) {
-        read.errors.push("etcd-dr:sshPublicKey is not an OpenSSH public key line (ssh-ed25519 AAAA...)");
-    }
+    const sshUser = read.string("sshUser", platform === "oci" ? "ubuntu" : "root") as string;
+    const sshPrivateKey = read.required(
+        "sshPrivateKey",
+        "Pulumi reaches the nodes over SSH; run `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`",
+    );
 
-    const snapshots = loadSnapshots(read);
-    const mirrored = loadMirrored(read, role, stack);
-    const allowFromPeer = read.ports("allowFromPeer", [22, 6443]);
+    const snapshots = loadSnapshots(read, platform);
+    const backup = loadBackup(read);
+    const kubernetesApi = read.boolean("kubernetesApi", platform === "oci");
+    const restoreSnapshot = loadRestoreSnapshot(read, role);
+    const mirrored = loadMirrored(read, role, stack, existingNodes);
 
     const errors = [...read.errors];
+    const warnings = [...read.warnings];
     if (role === "primary" && errors.length === 0) {
         const spec = mirrored as MirroredSpec;
-        const checked = validateSpec(spec, [vcnCidr, peerVcnCidr ?? ""].filter(Boolean));
+        const vcns = oci ? [oci.vcnCidr, oci.peerVcnCidr ?? ""].filter(Boolean) : [];
+        const checked = validateSpec(spec, vcns, platform === "oci");
         errors.push(...checked.errors);
         warnings.push(...checked.warnings);
     }
@@ -230,22 +232,109 @@ export function loadConfig(stack: string, source: ConfigSource): LoadResult {
             role,
             platform,
             region,
-            compartmentId,
-            vcnCidr,
-            peerVcnCidr,
             peerStack,
-            operatorCidr,
-            bastion,
-            allowFromPeer,
-            nodeImageId,
-            sshPublicKey,
+            oci,
+            existingNodes,
+            storeUrls,
+            sshUser,
+            sshPrivateKey,
             snapshots,
+            backup,
+            kubernetesApi,
+            restoreSnapshot,
             mirrored,
         },
     };
 }
 
-function loadSnapshots(read: Reader): SnapshotSettings {
+function loadOci(read: Reader, role: Role): OciSettings {
+    const compartmentId = read.required(
+        "compartmentId",
+        "set the OCID of the compartment that holds this site with `pulumi config set compartmentId ocid1.compartment...`",
+    );
+    if (compartmentId && !OCID.test(compartmentId)) {
+        read.errors.push(`etcd-dr:compartmentId '${compartmentId}' is not a compartment or tenancy OCID`);
+    }
+    const vcnCidr = read.required("vcnCidr", "set this site's VCN range, e.g. `pulumi config set vcnCidr 10.10.0.0/16`");
+    if (vcnCidr) read.cidr("vcnCidr", vcnCidr);
+    const vcnParsed = parseCidr(vcnCidr);
+    if (vcnParsed && (vcnParsed.prefix < 16 || vcnParsed.prefix > 24)) {
+        read.errors.push(`etcd-dr:vcnCidr ${vcnCidr} must be between /16 and /24 (OCI limits; the site carves it into quarters)`);
+    }
+    let peerVcnCidr = read.string("peerVcnCidr");
+    if (role === "standby" && peerVcnCidr) {
+        read.warnings.push("etcd-dr:peerVcnCidr is ignored on a standby: the primary's vcnCidr output is used");
+        peerVcnCidr = undefined;
+    } else if (role === "primary") {
+        if (!peerVcnCidr) {
+            read.errors.push(
+                "etcd-dr:peerVcnCidr is not set: the primary routes the standby's VCN through the DRG; set it to the standby's vcnCidr",
+            );
+        } else {
+            read.cidr("peerVcnCidr", peerVcnCidr);
+        }
+    }
+    if (peerVcnCidr && vcnCidr && cidrTextsOverlap(vcnCidr, peerVcnCidr)) {
+        read.errors.push(`etcd-dr:vcnCidr ${vcnCidr} overlaps etcd-dr:peerVcnCidr ${peerVcnCidr}; peered VCNs need disjoint ranges`);
+    }
+    const operatorCidr = read.string("operatorCidr");
+    if (operatorCidr) read.cidr("operatorCidr", operatorCidr);
+    const bastion = read.boolean("bastion", false);
+    if (!bastion && !operatorCidr) {
+        read.warnings.push("neither etcd-dr:bastion nor etcd-dr:operatorCidr is set: nothing outside the VCNs can reach the nodes over SSH");
+    }
+    const nodeImageId = read.required("nodeImageId", "set the OCID of the node image for this region (images are regional)");
+    const sshPublicKey = read.required("sshPublicKey", "set the public key that may log in to the nodes");
+    if (sshPublicKey && !/^(ssh-(ed25519|rsa)|ecdsa-sha2-\S+) \S+/.test(sshPublicKey)) {
+        read.errors.push("etcd-dr:sshPublicKey is not an OpenSSH public key line (ssh-ed25519 AAAA...)");
+    }
+    const allowFromPeer = read.ports("allowFromPeer", [22, 6443]);
+    return { compartmentId, vcnCidr, peerVcnCidr, operatorCidr, bastion, allowFromPeer, nodeImageId, sshPublicKey };
+}
+
+function loadExistingNodes(read: Reader): ExistingNode[] {
+    const raw = read.json<Partial<ExistingNode>[]>("nodes", "array", "a list of nodes: {name, address, role, user?, port?}");
+    if (raw === undefined) {
+        if (read.raw("nodes") === undefined) {
+            read.errors.push("etcd-dr:nodes is not set: the existing platform needs every node's host name, SSH address and role");
+        }
+        return [];
+    }
+    const nodes: ExistingNode[] = [];
+    raw.forEach((node, i) => {
+        const where = `etcd-dr:nodes[${i}]`;
+        if (!node || typeof node.name !== "string" || typeof node.address !== "string" || !node.address) {
+            read.errors.push(`${where} needs a name and an address`);
+            return;
+        }
+        if (node.role !== "control-plane" && node.role !== "worker") {
+            read.errors.push(`${where} (${node.name}) has role '${String(node.role)}'; use control-plane or worker`);
+            return;
+        }
+        if (node.port !== undefined && !(Number.isInteger(node.port) && node.port > 0 && node.port < 65536)) {
+            read.errors.push(`${where} (${node.name}) has port '${String(node.port)}', which is not a TCP port`);
+            return;
+        }
+        nodes.push({ name: node.name, address: node.address, role: node.role, user: node.user, port: node.port });
+    });
+    return nodes;
+}
+
+function loadExistingStore(read: Reader, role: Role, urls: { write?: string; read?: string }): void {
+    const needed = role === "primary" ? ["storeWriteUrl", urls.write] : ["storeReadUrl", urls.read];
+    if (!needed[1]) {
+        read.errors.push(
+            `etcd-dr:${needed[0]} is not set: give the snapshot store's pre-authenticated request URL (ending in /o/) with \`pulumi config set --secret ${needed[0]} <url>\``,
+        );
+    }
+    for (const [key, value] of [["storeWriteUrl", urls.write], ["storeReadUrl", urls.read]] as const) {
+        if (value && value !== "[secret]" && !/^https?:\/\/\S+\/o\/$/.test(value)) {
+            read.errors.push(`etcd-dr:${key} must be a pre-authenticated request URL ending in /o/`);
+        }
+    }
+}
+
+function loadSnapshots(read: Reader, platform: Platform): SnapshotSettings {
     const given = read.object<SnapshotSettings>("snapshots") ?? {};
     const settings: SnapshotSettings = {
         prefix: given.prefix ?? "etcd",
@@ -260,27 +349,90 @@ function loadSnapshots(read: Reader): SnapshotSettings {
         read.errors.push("etcd-dr:snapshots.retentionDays must be a whole number of days, at least 1");
     }
     if (!settings.parExpiresAt) {
-        read.errors.push(
-            "etcd-dr:snapshots.parExpiresAt is not set: give the RFC 3339 time the nodes' pre-authenticated requests expire",
-        );
+        if (platform === "oci") {
+            read.errors.push(
+                "etcd-dr:snapshots.parExpiresAt is not set: give the RFC 3339 time the nodes' pre-authenticated requests expire",
+            );
+        }
     } else if (Number.isNaN(Date.parse(settings.parExpiresAt)) || !/^\d{4}-\d{2}-\d{2}T/.test(settings.parExpiresAt)) {
         read.errors.push(`etcd-dr:snapshots.parExpiresAt '${settings.parExpiresAt}' is not an RFC 3339 time such as 2027-06-30T00:00:00Z`);
     }
     return settings;
 }
 
-function loadMirrored(read: Reader, role: Role, stack: string): PartialMirroredSpec {
+function loadBackup(read: Reader): BackupSettings {
+    const given = read.object<BackupSettings>("backup") ?? {};
+    const settings: BackupSettings = {
+        onCalendar: given.onCalendar ?? "*:0/15",
+        randomizedDelaySec: given.randomizedDelaySec ?? 60,
+        compression: given.compression ?? "gzip",
+    };
+    // The schedule lands in a systemd unit and a shell settings file: keep it to OnCalendar's own alphabet.
+    if (!/^[A-Za-z0-9*:/,.~ -]+$/.test(settings.onCalendar)) {
+        read.errors.push(`etcd-dr:backup.onCalendar '${settings.onCalendar}' is not a systemd OnCalendar expression such as *:0/15`);
+    }
+    if (!Number.isInteger(settings.randomizedDelaySec) || settings.randomizedDelaySec < 0) {
+        read.errors.push("etcd-dr:backup.randomizedDelaySec must be a whole number of seconds");
+    }
+    if (!(COMPRESSIONS as readonly string[]).includes(settings.compression)) {
+        read.errors.push(`etcd-dr:backup.compression '${settings.compression}' is not gzip, zstd or none`);
+    }
+    return settings;
+}
+
+function loadRestoreSnapshot(read: Reader, role: Role): string | undefined {
+    const id = read.string("restoreSnapshot");
+    if (id === undefined) return undefined;
+    if (role === "primary") {
+        read.errors.push(
+            "etcd-dr:restoreSnapshot is set on a primary stack: restores run on the standby only; remove it with `pulumi config rm restoreSnapshot`",
+        );
+    }
+    if (!parseSnapshotId(id)) {
+        read.errors.push(
+            `etcd-dr:restoreSnapshot '${id}' is not a snapshot id (YYYYMMDDTHHMMSSZ-r<revision>); \`npm run snapshots -- <stack>\` lists them`,
+        );
+    }
+    return id;
+}
+
+function loadMirrored(read: Reader, role: Role, stack: string, existingNodes?: ExistingNode[]): PartialMirroredSpec {
     const topology = read.object<Topology>("topology") ?? {};
     const cluster = read.object<ClusterSpec>("cluster") ?? {};
+    if (existingNodes && existingNodes.length > 0) {
+        checkNodesMatchTopology(read, existingNodes, topology);
+    }
     if (role !== "primary") {
         return { topology, cluster };
     }
     // Only the primary fills defaults: a standby that leaves a key out takes the primary's value.
+    const fromNodes = existingNodes
+        ? {
+              controlPlane: existingNodes.filter((n) => n.role === "control-plane").map((n) => n.name),
+              workers: existingNodes.filter((n) => n.role === "worker").map((n) => n.name),
+          }
+        : {};
     const nodeSize: NodeSize = { ...DEFAULT_TOPOLOGY.nodeSize, ...(topology.nodeSize ?? {}) };
     return {
-        topology: { ...DEFAULT_TOPOLOGY, clusterName: stackCluster(stack), ...topology, nodeSize },
+        topology: { ...DEFAULT_TOPOLOGY, clusterName: stackCluster(stack), ...fromNodes, ...topology, nodeSize },
         cluster: { ...DEFAULT_CLUSTER, ...cluster },
     };
+}
+
+/** On `existing`, the node list and the topology must name the same hosts in the same roles. */
+function checkNodesMatchTopology(read: Reader, nodes: ExistingNode[], topology: Partial<Topology>): void {
+    for (const node of nodes) {
+        if (!isDnsLabel(node.name)) {
+            read.errors.push(`etcd-dr:nodes host name '${node.name}' is not a valid DNS label`);
+        }
+    }
+    for (const [role, key] of [["control-plane", "controlPlane"], ["worker", "workers"]] as const) {
+        const listed = nodes.filter((n) => n.role === role).map((n) => n.name);
+        const declared = topology[key];
+        if (declared && listed.join(",") !== declared.join(",")) {
+            read.errors.push(`etcd-dr:nodes lists ${role} hosts ${listed.join(",") || "none"} but topology.${key} is ${declared.join(",")}`);
+        }
+    }
 }
 
 function stackCluster(stack: string): string {
@@ -295,6 +447,7 @@ export function daysUntil(isoTime: string, now: Date): number {
 export const PAR_WARNING_DAYS = 30;
 
 export function parExpiryWarning(isoTime: string, now: Date): string | undefined {
+    if (!isoTime) return undefined;
     const days = daysUntil(isoTime, now);
     if (days < 0) {
         return `etcd-dr:snapshots.parExpiresAt ${isoTime} is in the past: backups and restores will be refused; set a later time`;

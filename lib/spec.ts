@@ -72,9 +72,12 @@ export function allHosts(topology: Topology): string[] {
     return [...topology.controlPlane, ...topology.workers];
 }
 
-/** Problems with a complete spec, one line each. `vcnCidrs` are the site networks pods must not overlap. */
-export function validateSpec(spec: MirroredSpec, vcnCidrs: string[]): { errors: string[]; warnings: string[] } {
-    const errors = [...validateTopology(spec.topology), ...validateCluster(spec.cluster, vcnCidrs)];
+/**
+ * Problems with a complete spec, one line each. `vcnCidrs` are the site networks pods must not overlap;
+ * `bootstrapsNodes` is true where the program installs Kubernetes itself and so needs its package URLs.
+ */
+export function validateSpec(spec: MirroredSpec, vcnCidrs: string[], bootstrapsNodes = true): { errors: string[]; warnings: string[] } {
+    const errors = [...validateTopology(spec.topology), ...validateCluster(spec.cluster, vcnCidrs, bootstrapsNodes)];
     const warnings: string[] = [];
     const members = spec.topology.controlPlane.length;
     if (members > 0 && members % 2 === 0) {
@@ -121,7 +124,7 @@ function validateTopology(t: Topology): string[] {
     return errors;
 }
 
-function validateCluster(c: ClusterSpec, vcnCidrs: string[]): string[] {
+function validateCluster(c: ClusterSpec, vcnCidrs: string[], bootstrapsNodes: boolean): string[] {
     const errors: string[] = [];
     if (!SEMVER.test(c.kubernetesVersion)) {
         errors.push(`cluster.kubernetesVersion '${c.kubernetesVersion}' must be a full version such as 1.31.4`);
@@ -150,7 +153,7 @@ function validateCluster(c: ClusterSpec, vcnCidrs: string[]): string[] {
         errors.push(`cluster.podSubnet ${c.podSubnet} overlaps cluster.serviceSubnet ${c.serviceSubnet}`);
     }
     for (const [key, value] of [["cniManifestUrl", c.cniManifestUrl], ["kubernetesPackageRepo", c.kubernetesPackageRepo]] as const) {
-        if (!/^https:\/\/\S+$/.test(value ?? "")) {
+        if (bootstrapsNodes && !/^https:\/\/\S+$/.test(value ?? "")) {
             errors.push(`cluster.${key} must be an https URL; set it in the primary stack's cluster config`);
         }
     }

@@ -57,7 +57,12 @@ function computedOutputs(type: string, name: string, inputs: Record<string, unkn
             return { id: `mock-${digest(name, 6)}` };
         case "oci:Core/instance:Instance": {
             const vnic = (inputs.createVnicDetails ?? {}) as Record<string, unknown>;
-            return { privateIp: vnic.privateIp ?? "10.0.0.2", hostnameLabel: vnic.hostnameLabel };
+            // Public addresses come from the documentation range: nothing is ever sent there.
+            return {
+                privateIp: vnic.privateIp ?? "10.0.0.2",
+                hostnameLabel: vnic.hostnameLabel,
+                ...(vnic.assignPublicIp === "true" ? { publicIp: "203.0.113.10" } : {}),
+            };
         }
         case "oci:ObjectStorage/preauthrequest:Preauthrequest":
             return {
@@ -65,9 +70,35 @@ function computedOutputs(type: string, name: string, inputs: Record<string, unkn
                 fullPath: `https://objectstorage.mock.invalid/p/${digest(name, 32)}/n/mocknamespace/b/${String(inputs.bucket)}/o/`,
                 parId: `par-${digest(name, 8)}`,
             };
+        case "command:remote:Command":
+        case "command:local:Command":
+            return { stdout: commandStdout(name, String(unwrapSecrets(inputs.create) ?? "")), stderr: "" };
         default:
             return {};
     }
+}
+
+const MOCK_KUBECONFIG = [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    "- cluster: {server: 'https://k8s-api:6443'}",
+    "  name: mock",
+    "",
+].join("\n");
+
+/** What the node would print: the toolkit's own report lines, so the program can read them back. */
+function commandStdout(name: string, script: string): string {
+    if (name.endsWith("admin-kubeconfig")) return MOCK_KUBECONFIG;
+    const lines: string[] = [];
+    const verify = /etcd-dr restore verify (\S+)/.exec(script);
+    if (verify) {
+        const revision = verify[1].split("-r")[1];
+        lines.push(`verified snapshot ${verify[1]}: members cp1,cp2,cp3 healthy, revision ${revision} (snapshot ${revision})`);
+    }
+    const timing = /echo "etcd-dr-timing (\S+) (\S+) /.exec(script);
+    if (timing) lines.push(`etcd-dr-timing ${timing[1]} ${timing[2]} 1700000000.000 1700000001.000`);
+    return lines.join("\n");
 }
 
 export interface MockOptions {

@@ -82,6 +82,10 @@ async function plan(options: Options): Promise<{ resources: PlannedResource[]; o
     if (config["etcd-dr:role"] === "standby" && peerStack) {
         stackOutputs[peerStack] = peerOutputs(peerStack, path.dirname(options.stackFile));
     }
+    // The runtime's log lines go to stdout when no engine is there; keep stdout for the plan itself.
+    console.log = (...args: unknown[]) => console.error(...args);
+    // The program checks the snapshot store before a restore; offline, it says it could not.
+    process.env.ETCD_DR_OFFLINE_PLAN = "1";
     const mocks = new SiteMocks({ stackOutputs, region: config["oci:region"] });
     await pulumi.runtime.setMocks(mocks, "etcd-dr", options.stack, false);
     pulumi.runtime.setAllConfig(config, []);

@@ -13,6 +13,7 @@ function primaryConfig(): Raw {
         "etcd-dr:operatorCidr": "192.0.2.0/28",
         "etcd-dr:nodeImageId": "ocid1.image.oc1.iad.aaaa",
         "etcd-dr:sshPublicKey": "ssh-ed25519 AAAAC3Nza test",
+        "etcd-dr:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=\n-----END OPENSSH PRIVATE KEY-----",
         "etcd-dr:snapshots": { parExpiresAt: "2027-06-30T00:00:00Z" },
         "etcd-dr:topology": { clusterName: "payments" },
         "etcd-dr:cluster": { cniManifestUrl: "https://example.org/cni.yaml", kubernetesPackageRepo: "https://example.org/k8s" },
@@ -43,7 +44,10 @@ describe("config loader", () => {
         assert.deepStrictEqual(result.errors, []);
         assert.deepStrictEqual(result.config?.mirrored.topology.controlPlane, ["cp1", "cp2", "cp3"]);
         assert.strictEqual(result.config?.snapshots.retentionDays, 14);
-        assert.deepStrictEqual(result.config?.allowFromPeer, [22, 6443]);
+        assert.deepStrictEqual(result.config?.oci?.allowFromPeer, [22, 6443]);
+        assert.deepStrictEqual(result.config?.backup, { onCalendar: "*:0/15", randomizedDelaySec: 60, compression: "gzip" });
+        assert.strictEqual(result.config?.kubernetesApi, true);
+        assert.strictEqual(result.config?.sshUser, "ubuntu");
     });
 
     const cases: [string, (raw: Raw) => void, RegExp][] = [

@@ -1,0 +1,75 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { connectionArgs, NodeConnection } from "../lib/connection";
+import { REMOTE_KEY, REMOTE_SETTINGS, REMOTE_TOOLKIT, renderSettings, sha256, ToolkitSettings } from "../lib/toolkit";
+
+export interface NodeToolkitArgs {
+    /** The control-plane nodes that get the toolkit. */
+    nodes: NodeConnection[];
+    /** node/etcd-dr, as it is in this checkout. */
+    toolkit: string;
+    /** Contains PAR URLs: treated as a secret. */
+    settings: pulumi.Input<ToolkitSettings>;
+    encryptionKey: pulumi.Input<string>;
+}
+
+/** Installs a file from the command's stdin atomically; prints only its digest. */
+function installFile(path: string, mode: string): string {
+    return [
+        `install -d -m 0755 "$(dirname ${path})"`,
+        `umask 077`,
+        `cat > ${path}.new`,
+        `chmod ${mode} ${path}.new`,
+        `mv -f ${path}.new ${path}`,
+        `echo "installed ${path} sha256=$(sha256sum ${path} | cut -c1-64)"`,
+    ].join(" && ");
+}
+
+/**
+ * The node toolkit (node/etcd-dr), its settings file (mode 0600) and the snapshot encryption key on
+ * every control-plane node of a site. A change of content replaces the install; replacing deletes
+ * first, so the old delete can never remove the new file.
+ */
+export class NodeToolkit extends pulumi.ComponentResource {
+    /** Per node, what must exist before the toolkit can run there. */
+    readonly ready: Record<string, pulumi.Resource[]>;
+    readonly toolkitDigest: string;
+    /** Digest of the settings (a secret, as the settings are). */
+    readonly settingsDigest: pulumi.Output<string>;
+
+    constructor(name: string, args: NodeToolkitArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("etcd-dr:dr:NodeToolkit", name, {}, opts);
+        this.toolkitDigest = sha256(args.toolkit);
+        const settingsText = pulumi.secret(pulumi.output(args.settings).apply(renderSettings));
+        const key = pulumi.secret(pulumi.output(args.encryptionKey).apply((k) => `${k}\n`));
+        this.settingsDigest = pulumi.secret(pulumi.all([settingsText, key]).apply(([s, k]) => sha256(s + k)));
+        this.ready = {};
+        for (const node of args.nodes) {
+            const connection = connectionArgs(node);
+            const replaceFirst = { parent: this, deleteBeforeReplace: true };
+            const toolkit = new command.remote.Command(`${name}-${node.name}-toolkit`, {
+                connection,
+                create: installFile(REMOTE_TOOLKIT, "0755"),
+                delete: `rm -f ${REMOTE_TOOLKIT}`,
+                stdin: args.toolkit,
+                triggers: [this.toolkitDigest],
+            }, replaceFirst);
+            const settings = new command.remote.Command(`${name}-${node.name}-settings`, {
+                connection,
+                create: installFile(REMOTE_SETTINGS, "0600"),
+                delete: `rm -f ${REMOTE_SETTINGS}`,
+                stdin: settingsText,
+                triggers: [pulumi.secret(settingsText.apply(sha256))],
+            }, replaceFirst);
+            const keyFile = new command.remote.Command(`${name}-${node.name}-key`, {
+                connection,
+                create: installFile(REMOTE_KEY, "0600"),
+                delete: `rm -f ${REMOTE_KEY}`,
+                stdin: key,
+                triggers: [pulumi.secret(key.apply(sha256))],
+            }, replaceFirst);
+            this.ready[node.name] = [toolkit, settings, keyFile];
+        }
+        this.registerOutputs({ nodes: args.nodes.map((n) => n.name), toolkitDigest: this.toolkitDigest });
+    }
+}

@@ -1,0 +1,110 @@
+// Checks that run before a restore touches any node: during `pulumi preview` and at the start of
+// `pulumi up`. Each failure is one line saying what is wrong and what to do.
+
+import { manifestProblems, parseSnapshotId, sameMembers, snapshotDir, SnapshotManifest } from "./snapshot";
+
+export interface HttpResult {
+    status: number;
+    body: string;
+}
+
+export type Fetch = (url: string) => Promise<HttpResult>;
+
+export interface PrecheckInput {
+    snapshotId: string;
+    /** Read + list PAR URL of this site's replica bucket, ending in /o/; undefined when not known yet. */
+    readUrl?: string;
+    prefix: string;
+    cluster: string;
+    controlPlane: string[];
+    kubernetesVersion: string;
+    etcdVersion: string;
+    parExpiresAt?: string;
+    now: Date;
+    /** True in the offline plan: there is no store to reach. */
+    offline: boolean;
+    fetch: Fetch;
+}
+
+export interface PrecheckResult {
+    problems: string[];
+    /** Checks that were not run, and why. */
+    skipped: string[];
+    manifest?: SnapshotManifest;
+}
+
+const STORE_CHECKS = "snapshot exists in the replica, manifest readable, member host names, etcd and Kubernetes versions";
+
+export async function runPrechecks(input: PrecheckInput): Promise<PrecheckResult> {
+    const problems: string[] = [];
+    const id = input.snapshotId;
+    if (!parseSnapshotId(id)) {
+        problems.push(`etcd-dr:restoreSnapshot '${id}' is not a snapshot id (YYYYMMDDTHHMMSSZ-r<revision>)`);
+        return { problems, skipped: [] };
+    }
+    if (input.parExpiresAt && Date.parse(input.parExpiresAt) <= input.now.getTime()) {
+        problems.push(
+            `the replica's pre-authenticated request expired at ${input.parExpiresAt}: raise etcd-dr:snapshots.parExpiresAt and run pulumi up without restoreSnapshot first`,
+        );
+    }
+    if (input.offline) {
+        return { problems, skipped: [`prechecks not run in the offline plan (the snapshot store is not reachable): ${STORE_CHECKS}`] };
+    }
+    if (!input.readUrl || input.readUrl.includes("[secret]")) {
+        return { problems, skipped: [`prechecks not run: the replica's read URL is not known yet (${STORE_CHECKS})`] };
+    }
+
+    const manifestUrl = `${input.readUrl}${snapshotDir(input.prefix, input.cluster, id)}manifest.json`;
+    let response: HttpResult;
+    try {
+        response = await input.fetch(manifestUrl);
+    } catch (error) {
+        problems.push(`the snapshot store did not answer (${(error as Error).message}); check the replica's address and network, then run again`);
+        return { problems, skipped: [] };
+    }
+    if (response.status === 404) {
+        problems.push(
+            `snapshot ${id} does not exist in the replica (no committed manifest.json); \`npm run snapshots -- <stack>\` lists the snapshots there`,
+        );
+        return { problems, skipped: [] };
+    }
+    if (response.status !== 200) {
+        problems.push(`reading the manifest of ${id} from the replica failed with HTTP ${response.status}; check the pre-authenticated request`);
+        return { problems, skipped: [] };
+    }
+    let manifest: SnapshotManifest;
+    try {
+        manifest = JSON.parse(response.body) as SnapshotManifest;
+    } catch {
+        problems.push(`the manifest of snapshot ${id} is not valid JSON; pick another snapshot`);
+        return { problems, skipped: [] };
+    }
+    const broken = manifestProblems(manifest, id);
+    if (broken.length > 0) {
+        problems.push(`the manifest of snapshot ${id} is unusable (${broken.join("; ")}); pick another snapshot`);
+        return { problems, skipped: [] };
+    }
+    if (manifest.cluster !== input.cluster) {
+        problems.push(`snapshot ${id} belongs to cluster '${manifest.cluster}', not '${input.cluster}'`);
+    }
+    if (!sameMembers(manifest.members, input.controlPlane)) {
+        problems.push(
+            `snapshot ${id} was taken from members ${[...manifest.members].sort().join(",")} but this site's control plane is ${[...input.controlPlane].sort().join(",")}; a restore needs the same host names`,
+        );
+    }
+    if (manifest.etcdVersion !== input.etcdVersion) {
+        problems.push(`snapshot ${id} comes from etcd ${manifest.etcdVersion} but this site runs etcd ${input.etcdVersion}; the sites must run the same etcd`);
+    }
+    if (manifest.kubernetesVersion !== input.kubernetesVersion) {
+        problems.push(
+            `snapshot ${id} comes from Kubernetes ${manifest.kubernetesVersion} but this site runs ${input.kubernetesVersion}; the sites must run the same version`,
+        );
+    }
+    return { problems, skipped: [], manifest };
+}
+
+/** Plain HTTP(S) GET with Node's fetch, with a timeout so a preview never hangs on a dead store. */
+export const httpFetch: Fetch = async (url) => {
+    const response = await fetch(url, { signal: AbortSignal.timeout(20_000) });
+    return { status: response.status, body: await response.text() };
+};
