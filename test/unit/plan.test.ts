@@ -1,51 +1,8 @@
 // The offline plan of both shipped stacks (and of variants written to a temporary directory):
 // the real program under mocks, run exactly as a user runs `npm run plan`.
 import * as assert from "assert";
-import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as yaml from "js-yaml";
-import * as os from "os";
 import * as path from "path";
-import type { PlannedResource } from "../../tools/plan";
-
-const ROOT = path.resolve(__dirname, "..", "..");
-const cache = new Map<string, { status: number | null; stdout: string; stderr: string }>();
-
-function runPlan(stack: string, stackFile?: string, json = true) {
-    const key = `${stack}|${stackFile}|${json}`;
-    const cached = cache.get(key);
-    if (cached) return cached;
-    const args = ["-r", "ts-node/register/transpile-only", "tools/plan.ts", stack, ...(json ? ["--json"] : []), ...(stackFile ? ["--stack-file", stackFile] : [])];
-    const result = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8" });
-    const outcome = { status: result.status, stdout: result.stdout, stderr: result.stderr };
-    cache.set(key, outcome);
-    return outcome;
-}
-
-function graph(stack: string, stackFile?: string): PlannedResource[] {
-    const result = runPlan(stack, stackFile);
-    assert.strictEqual(result.status, 0, result.stderr);
-    return JSON.parse(result.stdout) as PlannedResource[];
-}
-
-const ofType = (resources: PlannedResource[], suffix: string) => resources.filter((r) => r.type.endsWith(suffix));
-const one = (resources: PlannedResource[], suffix: string) => {
-    const found = ofType(resources, suffix);
-    assert.strictEqual(found.length, 1, `expected one ${suffix}, found ${found.map((r) => r.name).join(", ")}`);
-    return found[0];
-};
-
-function writeStacks(files: Record<string, unknown>): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-plan-"));
-    for (const [stack, config] of Object.entries(files)) {
-        fs.writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), yaml.dump({ config }));
-    }
-    return dir;
-}
-
-function shippedConfig(stack: string): Record<string, unknown> {
-    return (yaml.load(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> }).config;
-}
+import { graph, ofType, one, runPlan, shippedConfig, writeStacks } from "../helpers/plan";
 
 describe("offline plan of the shipped stacks", function () {
     this.timeout(180_000);

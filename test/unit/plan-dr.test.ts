@@ -1,0 +1,169 @@
+// The DR half of the offline plan: node toolkit, backup timers, the restore chain and its triggers,
+// on the shipped OCI stacks and on stacks of the `existing` platform.
+import * as assert from "assert";
+import * as path from "path";
+import type { PlannedResource } from "../../tools/plan";
+import { byName, graph, ofType, runPlan, shippedConfig, writeStacks } from "../helpers/plan";
+
+const ID_A = "20261121T170053Z-r302";
+const ID_B = "20261121T171500Z-r455";
+const CONTROL_PLANE = ["cp1", "cp2", "cp3"];
+
+function existingNodes(prefix: string) {
+    return [
+        ...CONTROL_PLANE.map((name, i) => ({ name, address: `${prefix}.${11 + i}`, role: "control-plane" })),
+        { name: "w1", address: `${prefix}.21`, role: "worker" },
+    ];
+}
+
+function existingStacks(standbyExtra: Record<string, unknown> = {}): string {
+    return writeStacks({
+        "lab-primary": {
+            "etcd-dr:role": "primary",
+            "etcd-dr:platform": "existing",
+            "etcd-dr:nodes": existingNodes("10.250.1"),
+            "etcd-dr:storeWriteUrl": "http://10.250.1.1:8080/p/write/n/lab/b/etcd-snapshots-primary/o/",
+            "etcd-dr:sshPrivateKey": "not-used-offline",
+            "etcd-dr:topology": { clusterName: "lab" },
+            "etcd-dr:cluster": { etcdVersion: "3.4.23" },
+            "etcd-dr:backup": { onCalendar: "*:*:0/20", randomizedDelaySec: 1 },
+        },
+        "lab-standby": {
+            "etcd-dr:role": "standby",
+            "etcd-dr:platform": "existing",
+            "etcd-dr:peerStack": "lab-primary",
+            "etcd-dr:nodes": existingNodes("10.250.2"),
+            "etcd-dr:storeReadUrl": "http://10.250.2.1:8080/p/read/n/lab/b/etcd-snapshots-standby/o/",
+            "etcd-dr:sshPrivateKey": "not-used-offline",
+            ...standbyExtra,
+        },
+    });
+}
+
+function shippedWithRestore(id: string): string {
+    return writeStacks({ primary: shippedConfig("primary"), standby: { ...shippedConfig("standby"), "etcd-dr:restoreSnapshot": id } });
+}
+
+const chain = (resources: PlannedResource[]) => resources.filter((r) => r.parent === "standby-restore");
+
+describe("offline plan: backups and restores", function () {
+    this.timeout(180_000);
+
+    it("installs the toolkit on every control-plane node, and backup timers on the primary's only", () => {
+        const primary = graph("primary");
+        const standby = graph("standby");
+        const timers = ofType(primary, "remote:Command").filter((r) => r.parent === "primary-backup");
+        assert.deepStrictEqual(timers.map((t) => t.name), CONTROL_PLANE.map((n) => `primary-backup-${n}-timer`));
+        for (const timer of timers) {
+            const node = timer.name.split("-")[2];
+            assert.deepStrictEqual(timer.dependsOn, [`primary-toolkit-${node}-toolkit`, `primary-toolkit-${node}-settings`, `primary-toolkit-${node}-key`]);
+            assert.strictEqual(timer.inputs.create, "etcd-dr install-timer");
+            assert.strictEqual(timer.inputs.delete, "etcd-dr remove-timer");
+            // The triggers hold the settings' digest, a secret like the settings: the whole list prints as one.
+            assert.strictEqual(timer.inputs.triggers, "[secret]");
+        }
+        assert.strictEqual(ofType(standby, "etcd-dr:dr:BackupSchedule").length, 0);
+        for (const [stack, resources] of [["primary", primary], ["standby", standby]] as const) {
+            const installs = ofType(resources, "remote:Command").filter((r) => r.parent === `${stack}-toolkit`).map((r) => r.name);
+            assert.deepStrictEqual(installs, CONTROL_PLANE.flatMap((n) => ["toolkit", "settings", "key"].map((f) => `${stack}-toolkit-${n}-${f}`)));
+            const settings = byName(resources, `${stack}-toolkit-cp1-settings`);
+            assert.strictEqual(settings.inputs.stdin, "[secret]", "the settings carry PAR URLs");
+            assert.strictEqual(byName(resources, `${stack}-toolkit-cp1-key`).inputs.stdin, "[secret]");
+        }
+        assert.strictEqual(byName(primary, "primary-snapshot-encryption-key").type, "random:index/randomPassword:RandomPassword");
+        assert.strictEqual(ofType(standby, "randomPassword:RandomPassword").filter((r) => r.name.includes("encryption")).length, 0, "the standby reuses the primary's key");
+    });
+
+    it("has no restore resources while restoreSnapshot is unset", () => {
+        assert.strictEqual(ofType(graph("standby"), "etcd-dr:dr:RestoreFromSnapshot").length, 0);
+        assert.strictEqual(ofType(graph("standby"), "remote:Command").filter((r) => r.name.includes("restore")).length, 0);
+    });
+
+    it("with restoreSnapshot set, orders the chain on every control-plane node and carries the id in every trigger", () => {
+        const resources = graph("standby", path.join(shippedWithRestore(ID_A), "Pulumi.standby.yaml"));
+        const steps = chain(resources);
+        const names = (phase: string) => CONTROL_PLANE.map((n) => `standby-restore-${phase}-${n}`);
+        for (const node of CONTROL_PLANE) {
+            assert.deepStrictEqual(byName(resources, `standby-restore-prepare-${node}`).dependsOn, ["toolkit", "settings", "key"].map((f) => `standby-toolkit-${node}-${f}`));
+            assert.deepStrictEqual(byName(resources, `standby-restore-stop-${node}`).dependsOn, names("prepare"));
+            assert.deepStrictEqual(byName(resources, `standby-restore-apply-${node}`).dependsOn, names("stop"));
+            assert.deepStrictEqual(byName(resources, `standby-restore-start-${node}`).dependsOn, names("apply"));
+        }
+        assert.deepStrictEqual(byName(resources, "standby-restore-verify-cp1").dependsOn, names("start"));
+        for (const worker of ["w1", "w2", "w3"]) {
+            const reconcile = byName(resources, `standby-restore-reconcile-${worker}`);
+            assert.deepStrictEqual(reconcile.dependsOn, ["standby-restore-verify-cp1"]);
+            assert.match(String(reconcile.inputs.create), /systemctl restart kubelet/);
+        }
+        assert.strictEqual(steps.length, 3 * 4 + 1 + 3 + 1);
+        for (const step of steps) {
+            assert.deepStrictEqual(step.inputs.triggers, [ID_A], step.name);
+        }
+        assert.match(String(byName(resources, "standby-restore-apply-cp2").inputs.create), new RegExp(`etcd-dr restore apply ${ID_A}`));
+        assert.deepStrictEqual(byName(resources, "standby-kubernetes-etcd-dr-status").dependsOn, ["standby-restore"]);
+    });
+
+    it("changes every child's triggers, and nothing else about the chain, when the id changes", () => {
+        const a = chain(graph("standby", path.join(shippedWithRestore(ID_A), "Pulumi.standby.yaml")));
+        const b = chain(graph("standby", path.join(shippedWithRestore(ID_B), "Pulumi.standby.yaml")));
+        assert.deepStrictEqual(b.map((r) => r.name), a.map((r) => r.name));
+        assert.deepStrictEqual(b.map((r) => r.dependsOn), a.map((r) => r.dependsOn));
+        for (const [i, step] of b.entries()) {
+            assert.deepStrictEqual(step.inputs.triggers, [ID_B]);
+            assert.notDeepStrictEqual(step.inputs.triggers, a[i].inputs.triggers);
+        }
+    });
+
+    it("refuses restoreSnapshot on a primary stack, and a malformed id, before anything is planned", () => {
+        const dir = writeStacks({ primary: { ...shippedConfig("primary"), "etcd-dr:restoreSnapshot": "last-night" } });
+        const result = runPlan("primary", path.join(dir, "Pulumi.primary.yaml"));
+        assert.strictEqual(result.status, 1);
+        assert.strictEqual(result.stdout, "");
+        assert.match(result.stderr, /^error: etcd-dr:restoreSnapshot is set on a primary stack: restores run on the standby only/m);
+        assert.match(result.stderr, /^error: etcd-dr:restoreSnapshot 'last-night' is not a snapshot id/m);
+    });
+
+    it("says in the plan which prechecks it could not run offline", () => {
+        const result = runPlan("standby", path.join(shippedWithRestore(ID_A), "Pulumi.standby.yaml"));
+        assert.strictEqual(result.status, 0, result.stderr);
+        assert.match(result.stderr, /prechecks not run in the offline plan \(the snapshot store is not reachable\)/);
+    });
+});
+
+describe("offline plan: the existing platform", function () {
+    this.timeout(180_000);
+
+    it("creates no OCI resource and drives the given hosts", () => {
+        const dir = existingStacks({ "etcd-dr:restoreSnapshot": ID_A });
+        const primary = graph("lab-primary", path.join(dir, "Pulumi.lab-primary.yaml"));
+        const standby = graph("lab-standby", path.join(dir, "Pulumi.lab-standby.yaml"));
+        for (const resources of [primary, standby]) {
+            assert.deepStrictEqual(resources.filter((r) => r.type.startsWith("oci:") || r.type === "pulumi:providers:oci"), []);
+            assert.deepStrictEqual(resources.filter((r) => r.type.startsWith("kubernetes:")), [], "the lab has no Kubernetes API");
+        }
+        const hosts = ofType(primary, "remote:Command").filter((r) => r.name.endsWith("-timer")).map((r) => r.name);
+        assert.deepStrictEqual(hosts, CONTROL_PLANE.map((n) => `lab-primary-backup-${n}-timer`));
+        const restore = standby.filter((r) => r.parent === "lab-standby-restore");
+        assert.strictEqual(restore.length, 3 * 4 + 1 + 1);
+        assert.deepStrictEqual(byName(standby, "lab-standby-restore-reconcile-w1").dependsOn, ["lab-standby-restore-verify-cp1"]);
+        assert.strictEqual(byName(standby, "lab-standby-restore-verify-cp1").inputs.connection, "[secret]");
+    });
+
+    it("stops a standby whose hosts are not the primary's", () => {
+        const nodes = existingNodes("10.250.2").map((n) => (n.name === "cp3" ? { ...n, name: "cp4" } : n));
+        const dir = existingStacks({ "etcd-dr:nodes": nodes });
+        const result = runPlan("lab-standby", path.join(dir, "Pulumi.lab-standby.yaml"));
+        assert.strictEqual(result.status, 1);
+        assert.match(result.stderr, /^error: etcd-dr:nodes lists control-plane hosts cp1,cp2,cp4 but the primary's are cp1,cp2,cp3; both sites need the same host names$/m);
+    });
+
+    it("explains each missing piece of an existing-platform stack", () => {
+        const dir = writeStacks({ broken: { "etcd-dr:role": "primary", "etcd-dr:platform": "existing", "etcd-dr:nodes": [{ name: "cp1", address: "10.0.0.1", role: "master" }] } });
+        const result = runPlan("broken", path.join(dir, "Pulumi.broken.yaml"));
+        assert.strictEqual(result.status, 1);
+        const lines = result.stderr.trim().split("\n");
+        for (const expected of [/nodes\[0\] \(cp1\) has role 'master'; use control-plane or worker/, /storeWriteUrl is not set/, /sshPrivateKey is not set/]) {
+            assert.ok(lines.some((l) => expected.test(l)), `${expected} in\n${result.stderr}`);
+        }
+    });
+});

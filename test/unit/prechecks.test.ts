@@ -1,0 +1,81 @@
+import * as assert from "assert";
+import { HttpResult, PrecheckInput, runPrechecks } from "../../lib/prechecks";
+import { sampleManifest } from "./snapshot.test";
+
+const ID = "20261121T170053Z-r3";
+const URL = "https://objectstorage.example.invalid/p/par/n/ns/b/replica/o/";
+
+function input(overrides: Partial<PrecheckInput> = {}, answer?: HttpResult | Error): PrecheckInput {
+    const manifest = sampleManifest();
+    const reply = answer ?? { status: 200, body: JSON.stringify(manifest) };
+    return {
+        snapshotId: ID,
+        readUrl: URL,
+        prefix: "etcd",
+        cluster: "lab",
+        controlPlane: ["cp1", "cp2", "cp3"],
+        kubernetesVersion: "1.31.4",
+        etcdVersion: "3.4.23",
+        parExpiresAt: "2027-06-30T00:00:00Z",
+        now: new Date("2026-11-21T18:00:00Z"),
+        offline: false,
+        fetch: async (url) => {
+            assert.strictEqual(url, `${URL}etcd/lab/${ID}/manifest.json`);
+            if (reply instanceof Error) throw reply;
+            return reply;
+        },
+        ...overrides,
+    };
+}
+
+function manifestWith(change: (m: ReturnType<typeof sampleManifest>) => void): HttpResult {
+    const manifest = sampleManifest();
+    change(manifest);
+    return { status: 200, body: JSON.stringify(manifest) };
+}
+
+async function problemsOf(i: PrecheckInput): Promise<string[]> {
+    return (await runPrechecks(i)).problems;
+}
+
+describe("restore prechecks", () => {
+    it("pass for a committed snapshot of the same members and versions", async () => {
+        const result = await runPrechecks(input());
+        assert.deepStrictEqual(result.problems, []);
+        assert.strictEqual(result.manifest?.etcdRevision, 3);
+    });
+
+    const cases: [string, () => PrecheckInput, RegExp][] = [
+        ["a malformed id", () => input({ snapshotId: "yesterday" }), /'yesterday' is not a snapshot id/],
+        ["an expired PAR", () => input({ parExpiresAt: "2026-11-01T00:00:00Z" }), /pre-authenticated request expired at 2026-11-01T00:00:00Z: raise etcd-dr:snapshots.parExpiresAt/],
+        ["a snapshot missing from the replica", () => input({}, { status: 404, body: "" }), /snapshot 20261121T170053Z-r3 does not exist in the replica \(no committed manifest.json\)/],
+        ["an unreadable store", () => input({}, { status: 500, body: "" }), /failed with HTTP 500; check the pre-authenticated request/],
+        ["an unreachable store", () => input({}, new Error("connect ECONNREFUSED")), /the snapshot store did not answer \(connect ECONNREFUSED\)/],
+        ["a manifest that is not JSON", () => input({}, { status: 200, body: "<html>" }), /manifest of snapshot .* is not valid JSON/],
+        ["a broken manifest", () => input({}, manifestWith((m) => { m.objects = []; })), /manifest of snapshot .* is unusable \(manifest lists no objects/],
+        ["other member host names", () => input({}, manifestWith((m) => { m.members = ["cp1", "cp2", "cp4"]; })), /taken from members cp1,cp2,cp4 but this site's control plane is cp1,cp2,cp3/],
+        ["another etcd version", () => input({}, manifestWith((m) => { m.etcdVersion = "3.5.15"; })), /comes from etcd 3.5.15 but this site runs etcd 3.4.23/],
+        ["another Kubernetes version", () => input({}, manifestWith((m) => { m.kubernetesVersion = "1.30.2"; })), /comes from Kubernetes 1.30.2 but this site runs 1.31.4/],
+        ["another cluster", () => input({}, manifestWith((m) => { m.cluster = "other"; })), /belongs to cluster 'other', not 'lab'/],
+    ];
+    for (const [name, make, expected] of cases) {
+        it(`refuse ${name} with one line`, async () => {
+            const problems = await problemsOf(make());
+            assert.ok(problems.some((p) => expected.test(p)), `${expected} in ${JSON.stringify(problems)}`);
+            assert.ok(problems.every((p) => !p.includes("\n")));
+        });
+    }
+
+    it("say which checks they did not run in the offline plan, and still check what they can", async () => {
+        const result = await runPrechecks(input({ offline: true, fetch: async () => assert.fail("offline must not fetch") }));
+        assert.deepStrictEqual(result.problems, []);
+        assert.match(result.skipped[0], /^prechecks not run in the offline plan \(the snapshot store is not reachable\): snapshot exists in the replica/);
+        const expired = await runPrechecks(input({ offline: true, parExpiresAt: "2020-01-01T00:00:00Z" }));
+        assert.strictEqual(expired.problems.length, 1);
+    });
+
+    it("say so when the replica's URL is not known yet", async () => {
+        const result = await runPrechecks(input({ readUrl: undefined }));
+        assert.match(result.skipped[0], /read URL is not known yet/);
+    });
+});
