@@ -1,0 +1,121 @@
+// Reading a snapshot bundle the node toolkit wrote: listing the store through a PAR URL, and
+// checking a snapshot's objects against its manifest (sha256, decryption, decompression).
+
+import { createDecipheriv, createHash, pbkdf2Sync } from "crypto";
+import { gunzipSync } from "zlib";
+import { manifestProblems, parseSnapshotId, SnapshotManifest } from "./snapshot";
+import { Fetch } from "./prechecks";
+
+/** The toolkit's `openssl enc -aes-256-cbc -pbkdf2 -iter 100000 -salt` format: "Salted__", salt, ciphertext. */
+export const PBKDF2_ITERATIONS = 100_000;
+
+export function decryptOpenssl(data: Buffer, password: string): Buffer {
+    if (data.length < 16 || data.subarray(0, 8).toString("latin1") !== "Salted__") {
+        throw new Error("not openssl salted data");
+    }
+    const salt = data.subarray(8, 16);
+    const derived = pbkdf2Sync(password, salt, PBKDF2_ITERATIONS, 48, "sha256");
+    const decipher = createDecipheriv("aes-256-cbc", derived.subarray(0, 32), derived.subarray(32, 48));
+    return Buffer.concat([decipher.update(data.subarray(16)), decipher.final()]);
+}
+
+export interface ListedObject {
+    name: string;
+    size: number;
+}
+
+export interface SnapshotEntry {
+    id: string;
+    createdAt: Date;
+    revision: number;
+    sizeBytes: number;
+    committed: boolean;
+}
+
+/** Groups a listing under "<prefix>/<cluster>/" into snapshots; only those with manifest.json are committed. */
+export function groupSnapshots(objects: ListedObject[], root: string): SnapshotEntry[] {
+    const byId = new Map<string, SnapshotEntry>();
+    for (const object of objects) {
+        if (!object.name.startsWith(root)) continue;
+        const [id, file] = object.name.slice(root.length).split("/");
+        const parsed = parseSnapshotId(id);
+        if (!parsed || !file) continue;
+        const entry = byId.get(id) ?? { id, createdAt: parsed.createdAt, revision: parsed.revision, sizeBytes: 0, committed: false };
+        entry.sizeBytes += object.size;
+        entry.committed = entry.committed || file === "manifest.json";
+        byId.set(id, entry);
+    }
+    return [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
+}
+
+interface ListingPage {
+    objects?: { name: string; size?: number }[];
+    nextStartWith?: string;
+}
+
+/** Every object under the prefix, across pages, through a read + list PAR URL ending in /o/. */
+export async function listObjects(readUrl: string, prefix: string, fetchText: Fetch): Promise<ListedObject[]> {
+    const objects: ListedObject[] = [];
+    let start = "";
+    for (;;) {
+        const url = `${readUrl}?prefix=${encodeURIComponent(prefix)}&fields=name,size${start ? `&start=${encodeURIComponent(start)}` : ""}`;
+        const response = await fetchText(url);
+        if (response.status !== 200) {
+            throw new Error(`listing the snapshot store failed with HTTP ${response.status}; check that the PAR allows listing and has not expired`);
+        }
+        const page = JSON.parse(response.body) as ListingPage;
+        for (const o of page.objects ?? []) objects.push({ name: o.name, size: o.size ?? 0 });
+        if (!page.nextStartWith) return objects;
+        start = page.nextStartWith;
+    }
+}
+
+export type FetchBytes = (url: string) => Promise<{ status: number; body: Buffer }>;
+
+/** Downloads and checks one snapshot; returns undefined when it verifies, else why not. */
+export async function verifySnapshot(
+    readUrl: string,
+    dir: string,
+    id: string,
+    encryptionKey: string | undefined,
+    fetchBytes: FetchBytes,
+): Promise<{ problem?: string; manifest?: SnapshotManifest }> {
+    const manifestResponse = await fetchBytes(`${readUrl}${dir}manifest.json`);
+    if (manifestResponse.status !== 200) return { problem: `manifest.json unreadable (HTTP ${manifestResponse.status})` };
+    let manifest: SnapshotManifest;
+    try {
+        manifest = JSON.parse(manifestResponse.body.toString("utf8")) as SnapshotManifest;
+    } catch {
+        return { problem: "manifest.json is not JSON" };
+    }
+    const problems = manifestProblems(manifest, id);
+    if (problems.length > 0) return { problem: problems.join("; "), manifest };
+    for (const object of manifest.objects) {
+        const response = await fetchBytes(`${readUrl}${dir}${object.name}`);
+        if (response.status !== 200) return { problem: `${object.name} unreadable (HTTP ${response.status})`, manifest };
+        const sum = createHash("sha256").update(response.body).digest("hex");
+        if (response.body.length !== object.size || sum !== object.sha256) return { problem: `${object.name} is corrupt`, manifest };
+        if (!object.name.startsWith("snapshot.db")) continue;
+        let plain = response.body;
+        if (manifest.encryption !== "none") {
+            if (!encryptionKey) return { problem: "encrypted, and no key to check it with", manifest };
+            try {
+                plain = decryptOpenssl(plain, encryptionKey);
+            } catch {
+                return { problem: "does not decrypt with this stack's key", manifest };
+            }
+        }
+        if (manifest.compression === "zstd") continue; // Node has no zstd; the sha256 above still holds.
+        if (manifest.compression === "gzip") {
+            try {
+                plain = gunzipSync(plain);
+            } catch {
+                return { problem: "does not decompress", manifest };
+            }
+        }
+        if (createHash("sha256").update(plain).digest("hex") !== manifest.snapshotSha256) {
+            return { problem: "decodes to a different database than was saved", manifest };
+        }
+    }
+    return { manifest };
+}

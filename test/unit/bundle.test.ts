@@ -1,0 +1,81 @@
+import * as assert from "assert";
+import { execFileSync } from "child_process";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { gzipSync } from "zlib";
+import { decryptOpenssl, groupSnapshots, listObjects, verifySnapshot } from "../../lib/bundle";
+import { sampleManifest } from "./snapshot.test";
+
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+/** Encrypts exactly as the node toolkit does, with the openssl CLI. */
+function opensslEncrypt(data: Buffer, key: string): Buffer {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-enc-"));
+    fs.writeFileSync(path.join(dir, "key"), `${key}\n`);
+    fs.writeFileSync(path.join(dir, "in"), data);
+    execFileSync("openssl", ["enc", "-aes-256-cbc", "-pbkdf2", "-iter", "100000", "-salt", "-pass", `file:${dir}/key`, "-in", `${dir}/in`, "-out", `${dir}/out`]);
+    const out = fs.readFileSync(path.join(dir, "out"));
+    fs.rmSync(dir, { recursive: true });
+    return out;
+}
+
+describe("snapshot bundles read from the store", () => {
+    it("decrypts what the toolkit's openssl encrypted, and refuses a wrong key", () => {
+        const data = Buffer.from("etcd database bytes ".repeat(100));
+        const encrypted = opensslEncrypt(data, "k3y");
+        assert.deepStrictEqual(decryptOpenssl(encrypted, "k3y"), data);
+        assert.throws(() => decryptOpenssl(encrypted, "other"));
+        assert.throws(() => decryptOpenssl(data, "k3y"), /not openssl salted data/);
+    });
+
+    it("groups a listing into snapshots, newest first, committed only with a manifest", () => {
+        const root = "etcd/lab/";
+        const entries = groupSnapshots([
+            { name: `${root}20261121T170053Z-r3/snapshot.db.gz.enc`, size: 100 },
+            { name: `${root}20261121T170053Z-r3/manifest.json`, size: 10 },
+            { name: `${root}20261121T180000Z-r9/snapshot.db.gz.enc`, size: 200 },
+            { name: `${root}not-a-snapshot/file`, size: 1 },
+            { name: "etcd/other/20261121T190000Z-r1/manifest.json", size: 1 },
+        ], root);
+        assert.deepStrictEqual(entries.map((e) => [e.id, e.sizeBytes, e.committed]), [["20261121T180000Z-r9", 200, false], ["20261121T170053Z-r3", 110, true]]);
+    });
+
+    it("lists across pages", async () => {
+        const pages: Record<string, string> = {
+            "": JSON.stringify({ objects: [{ name: "etcd/lab/a", size: 1 }], nextStartWith: "etcd/lab/b" }),
+            "etcd%2Flab%2Fb": JSON.stringify({ objects: [{ name: "etcd/lab/b", size: 2 }] }),
+        };
+        const seen: string[] = [];
+        const objects = await listObjects("http://store.invalid/o/", "etcd/lab/", async (url) => {
+            seen.push(url);
+            const start = new URL(url).searchParams.get("start") ?? "";
+            return { status: 200, body: pages[encodeURIComponent(start)] };
+        });
+        assert.deepStrictEqual(objects, [{ name: "etcd/lab/a", size: 1 }, { name: "etcd/lab/b", size: 2 }]);
+        assert.strictEqual(seen.length, 2);
+    });
+
+    it("verifies a bundle end to end and names what is wrong with a damaged one", async () => {
+        const database = Buffer.from("database ".repeat(500));
+        const snapshot = opensslEncrypt(gzipSync(database), "k3y");
+        const pki = opensslEncrypt(gzipSync(Buffer.from("keys")), "k3y");
+        const manifest = { ...sampleManifest(), snapshotSha256: sha(database), objects: [
+            { name: "snapshot.db.gz.enc", size: snapshot.length, sha256: sha(snapshot) },
+            { name: "pki.tar.gz.enc", size: pki.length, sha256: sha(pki) },
+        ] };
+        const store = (files: Record<string, Buffer>) => async (url: string) => {
+            const name = url.split("/").pop() as string;
+            return files[name] ? { status: 200, body: files[name] } : { status: 404, body: Buffer.alloc(0) };
+        };
+        const files = { "manifest.json": Buffer.from(JSON.stringify(manifest)), "snapshot.db.gz.enc": snapshot, "pki.tar.gz.enc": pki };
+        const dir = "etcd/lab/20261121T170053Z-r3/";
+        assert.strictEqual((await verifySnapshot("u/", dir, manifest.id, "k3y", store(files))).problem, undefined);
+        assert.strictEqual((await verifySnapshot("u/", dir, manifest.id, "wrong", store(files))).problem, "does not decrypt with this stack's key");
+        const corrupt = Buffer.from(snapshot);
+        corrupt[40] ^= 1;
+        assert.strictEqual((await verifySnapshot("u/", dir, manifest.id, "k3y", store({ ...files, "snapshot.db.gz.enc": corrupt }))).problem, "snapshot.db.gz.enc is corrupt");
+        assert.match((await verifySnapshot("u/", dir, manifest.id, "k3y", store({ ...files, "manifest.json": Buffer.alloc(0) }))).problem ?? "", /manifest.json is not JSON/);
+    });
+});

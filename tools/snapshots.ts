@@ -1,0 +1,79 @@
+// Lists the snapshots in a stack's snapshot store, newest first, with age, size, revision and
+// whether each verifies (every object's sha256, decryption with the stack's key, decompression).
+//
+//   npm run snapshots -- <stack> [--json] [--no-verify]
+//
+// It reads the store's URL and the key from the stack's outputs (`pulumi stack output`), so it
+// runs where `pulumi` runs, against the stack's backend.
+
+import { spawnSync } from "child_process";
+import * as path from "path";
+import { groupSnapshots, listObjects, verifySnapshot } from "../lib/bundle";
+import { httpFetch } from "../lib/prechecks";
+
+interface StackOutputs {
+    snapshotStore?: { readUrl?: string; prefix: string; cluster: string };
+    encryptionKey?: string;
+}
+
+function fail(message: string): never {
+    process.stderr.write(`error: ${message}\n`);
+    process.exit(1);
+}
+
+function stackOutputs(stack: string): StackOutputs {
+    const result = spawnSync("pulumi", ["stack", "output", "--stack", stack, "--json", "--show-secrets", "--non-interactive"], {
+        cwd: path.resolve(__dirname, ".."),
+        encoding: "utf8",
+    });
+    if (result.error) fail("the pulumi CLI is not on PATH (for the lab: source scripts/engine-env.sh)");
+    if (result.status !== 0) fail(`cannot read the outputs of stack '${stack}': ${result.stderr.trim().split("\n").pop()}`);
+    return JSON.parse(result.stdout) as StackOutputs;
+}
+
+function age(from: Date, now: Date): string {
+    const seconds = Math.max(0, Math.round((now.getTime() - from.getTime()) / 1000));
+    if (seconds < 120) return `${seconds}s`;
+    if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
+    if (seconds < 172_800) return `${Math.round(seconds / 3600)}h`;
+    return `${Math.round(seconds / 86_400)}d`;
+}
+
+async function main(): Promise<void> {
+    const args = process.argv.slice(2);
+    const stack = args.find((a) => !a.startsWith("-"));
+    if (!stack) fail("name the stack whose snapshots to list, e.g. npm run snapshots -- standby");
+    const unknown = args.filter((a) => a.startsWith("-") && !["--json", "--no-verify"].includes(a));
+    if (unknown.length > 0) fail(`unknown option ${unknown[0]}; use --json or --no-verify`);
+    const outputs = stackOutputs(stack);
+    const store = outputs.snapshotStore;
+    if (!store) fail(`stack '${stack}' has no snapshotStore output; run pulumi up on it first`);
+    if (!store.readUrl) {
+        fail(`stack '${stack}' can only write its store (a write-only PAR); list the snapshots from the standby's replica instead`);
+    }
+    const readUrl = store.readUrl;
+    const fetchBytes = async (url: string) => {
+        const response = await fetch(url, { signal: AbortSignal.timeout(60_000) });
+        return { status: response.status, body: Buffer.from(await response.arrayBuffer()) };
+    };
+    const now = new Date();
+    const snapshots = groupSnapshots(await listObjects(readUrl, store.prefix, httpFetch), store.prefix).filter((s) => s.committed);
+    const rows = [];
+    for (const snapshot of snapshots) {
+        const verified = args.includes("--no-verify")
+            ? "not checked"
+            : (await verifySnapshot(readUrl, `${store.prefix}${snapshot.id}/`, snapshot.id, outputs.encryptionKey, fetchBytes)).problem ?? "yes";
+        rows.push({ ...snapshot, verified });
+    }
+    if (args.includes("--json")) {
+        process.stdout.write(`${JSON.stringify(rows.map((r) => ({ id: r.id, createdAt: r.createdAt.toISOString(), ageSeconds: Math.round((now.getTime() - r.createdAt.getTime()) / 1000), sizeBytes: r.sizeBytes, revision: r.revision, verified: r.verified })))}\n`);
+        return;
+    }
+    process.stdout.write(`${"ID".padEnd(26)} ${"CREATED (UTC)".padEnd(20)} ${"AGE".padStart(5)} ${"SIZE".padStart(12)} ${"REVISION".padStart(9)}  VERIFIES\n`);
+    for (const r of rows) {
+        process.stdout.write(`${r.id.padEnd(26)} ${r.createdAt.toISOString().slice(0, 19).padEnd(20)} ${age(r.createdAt, now).padStart(5)} ${String(r.sizeBytes).padStart(12)} ${String(r.revision).padStart(9)}  ${r.verified}\n`);
+    }
+    process.stdout.write(`${rows.length} committed snapshot(s) of cluster ${store.cluster}\n`);
+}
+
+main().catch((error: Error) => fail(error.message));
