@@ -339,7 +339,8 @@ write_lab_json() {
         echo "  \"store\": {"
         echo "    \"primaryWriteUrl\": \"$(store_url primary etcd-snapshots-primary primary-write)\","
         echo "    \"standbyReadUrl\": \"$(store_url standby etcd-snapshots-standby standby-read)\","
-        echo "    \"replicationLagSeconds\": ${REPLICATION_LAG}"
+        echo "    \"replicationLagSeconds\": ${REPLICATION_LAG},"
+        echo "    \"parExpiresAt\": \"$(sed -n 's/.*"expires": "\([^"]*\)".*/\1/p' "$LAB_DIR/store/config.json" | head -n1)\""
         echo "  },"
         echo "  \"sites\": {"
         for site in "${SITES[@]}"; do

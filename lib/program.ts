@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { BackupSchedule } from "../components/backupSchedule";
 import { ClusterApi } from "../components/clusterApi";
+import { InstallationCheck } from "../components/installationCheck";
 import { NodeToolkit } from "../components/nodeToolkit";
 import { RestoreFromSnapshot } from "../components/restoreFromSnapshot";
 import { PrimarySite, Site } from "../components/site";
@@ -272,9 +273,10 @@ export async function runSite(now: Date = new Date()): Promise<Record<string, un
         randomizedDelaySec: config.backup.randomizedDelaySec,
         compression: config.backup.compression,
     }));
+    const toolkitText = readToolkit();
     const toolkit = new NodeToolkit(`${stack}-toolkit`, {
         nodes: site.controlPlane,
-        toolkit: readToolkit(),
+        toolkit: toolkitText,
         settings: pulumi.secret(settings),
         encryptionKey,
     });
@@ -298,6 +300,7 @@ export async function runSite(now: Date = new Date()): Promise<Record<string, un
         toolkitDigest: toolkit.toolkitDigest,
     };
 
+    const installed = Object.fromEntries(Object.entries(toolkit.ready).map(([node, resources]) => [node, [...resources]]));
     if (config.role === "primary") {
         const backup = new BackupSchedule(`${stack}-backup`, {
             nodes: site.controlPlane,
@@ -306,7 +309,15 @@ export async function runSite(now: Date = new Date()): Promise<Record<string, un
             randomizedDelaySec: config.backup.randomizedDelaySec,
         });
         outputs.backup = { schedule: backup.schedule, nodes: backup.nodes };
+        site.controlPlane.forEach((node, i) => installed[node.name].push(backup.timers[i]));
     }
+    new InstallationCheck(`${stack}-installed`, {
+        nodes: site.controlPlane,
+        toolkit: toolkitText,
+        toolkitSha256: toolkit.toolkitDigest,
+        backups: config.role === "primary",
+        after: installed,
+    });
 
     let restored: RestoreFromSnapshot | undefined;
     if (config.restoreSnapshot) {

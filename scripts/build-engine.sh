@@ -54,7 +54,7 @@ main() {
         die "engine/go.mod builds the CLI from pkg/v3 $pkg_v but package.json pins @pulumi/pulumi $pulumi_v; make them equal"
 
     dir="$CACHE_ROOT/pulumi-${pulumi_v}_command-${command_v}_random-${random_v}_src-$(sources_digest)"
-    if [[ -x "$dir/bin/pulumi" && -x "$dir/bin/pulumi-language-nodejs" &&
+    if [[ -x "$dir/bin/pulumi" && -x "$dir/bin/pulumi-language-nodejs" && -x "$dir/bin/pulumi-resource-pulumi-nodejs" &&
         -x "$dir/plugins/resource-command-v$command_v/pulumi-resource-command" &&
         -x "$dir/plugins/resource-random-v$random_v/pulumi-resource-random" ]]; then
         log "cached: $dir"
@@ -70,6 +70,9 @@ main() {
     build "$tmp/bin/pulumi-language-nodejs" ./cmd/pulumi-language-nodejs "$pulumi_v" main.version
     build "$tmp/plugins/resource-command-v$command_v/pulumi-resource-command" ./cmd/pulumi-resource-command "$command_v" main.version
     build "$tmp/plugins/resource-random-v$random_v/pulumi-resource-random" ./cmd/pulumi-resource-random "$random_v" main.version
+    # Dynamic providers run in the program's own @pulumi/pulumi, as the upstream Node.js host ships them.
+    printf '#!/bin/sh\nexec node ./node_modules/@pulumi/pulumi/cmd/dynamic-provider "$@"\n' >"$tmp/bin/pulumi-resource-pulumi-nodejs"
+    chmod 0755 "$tmp/bin/pulumi-resource-pulumi-nodejs"
 
     mkdir -p "$CACHE_ROOT"
     rm -rf "$dir"

@@ -26,6 +26,8 @@ export function redactSecrets(value: unknown): unknown {
         return Object.fromEntries(
             Object.entries(value as Record<string, unknown>)
                 .filter(([k]) => k !== "__defaults")
+                // A dynamic provider's serialized code: long, and not configuration.
+                .map(([k, v]) => [k, k === "__provider" ? "[dynamic provider code]" : v] as [string, unknown])
                 .map(([k, v]) => [k, redactSecrets(v)]),
         );
     }

@@ -1,0 +1,147 @@
+import * as pulumi from "@pulumi/pulumi";
+import { NodeConnection } from "../lib/connection";
+import { REMOTE_TOOLKIT } from "../lib/toolkit";
+
+/**
+ * What etcd-dr installed on one node, read back from the node. `pulumi refresh` (and
+ * `pulumi preview --refresh`) reads the node: a toolkit edited by hand or a backup timer disabled
+ * by hand shows up as a diff against what the program expects, and `pulumi up` puts it back.
+ *
+ * A dynamic provider, so that the read runs in Pulumi's own Node.js process over the same SSH the
+ * commands use; the command provider has no way to read a node back.
+ */
+export interface InstalledStateArgs {
+    node: NodeConnection;
+    /** sha256 of node/etcd-dr as this checkout has it. */
+    toolkitSha256: string;
+    /** The toolkit itself, to put back when it was changed by hand. */
+    toolkit: string;
+    /** "enabled active" where backups run (active site), "absent" elsewhere. */
+    timer: "enabled active" | "absent";
+}
+
+interface StateInputs {
+    host: string;
+    port: number;
+    user: string;
+    privateKey: string;
+    proxy?: { host: string; user: string; privateKey: string };
+    toolkitSha256: string;
+    toolkit: string;
+    timer: string;
+}
+
+interface Observed {
+    toolkitSha256: string;
+    timer: string;
+}
+
+const OBSERVE = [
+    `toolkit=$(sha256sum ${REMOTE_TOOLKIT} 2>/dev/null | cut -c1-64)`,
+    `[ -n "$toolkit" ] || toolkit=missing`,
+    "if [ -f /etc/systemd/system/etcd-dr-backup.timer ]; then",
+    "  timer=\"$(systemctl is-enabled etcd-dr-backup.timer 2>/dev/null) $(systemctl is-active etcd-dr-backup.timer 2>/dev/null)\"",
+    "else timer=absent; fi",
+    "echo \"toolkit=$toolkit\"",
+    "echo \"timer=$timer\"",
+].join("\n");
+
+/** Runs a bash script on the node over ssh (the same key and bastion as the commands). */
+function sshRun(inputs: StateInputs, script: string, stdin = ""): string {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const childProcess: typeof import("child_process") = require("child_process");
+    const fs: typeof import("fs") = require("fs");
+    const os: typeof import("os") = require("os");
+    const path: typeof import("path") = require("path");
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-ssh-"));
+    try {
+        const key = path.join(dir, "key");
+        fs.writeFileSync(key, inputs.privateKey.endsWith("\n") ? inputs.privateKey : `${inputs.privateKey}\n`, { mode: 0o600 });
+        const common = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"];
+        const args = ["-i", key, "-p", String(inputs.port), ...common];
+        if (inputs.proxy) {
+            const proxyKey = path.join(dir, "proxy-key");
+            fs.writeFileSync(proxyKey, `${inputs.proxy.privateKey.trimEnd()}\n`, { mode: 0o600 });
+            args.push("-o", `ProxyCommand=ssh -i ${proxyKey} ${common.join(" ")} -W %h:%p ${inputs.proxy.user}@${inputs.proxy.host}`);
+        }
+        // The script travels base64-encoded, so no shell on the way can reinterpret it; stdin stays free for data.
+        const encoded = Buffer.from(script).toString("base64");
+        const remote = `bash -c "$(printf %s ${encoded} | base64 -d)"`;
+        const result = childProcess.spawnSync("ssh", [...args, `${inputs.user}@${inputs.host}`, remote], {
+            input: stdin,
+            encoding: "utf8",
+            timeout: 120_000,
+        });
+        if (result.error) throw new Error(`ssh to ${inputs.host} could not start: ${result.error.message}`);
+        if (result.status !== 0) throw new Error(`ssh to ${inputs.host} failed (${result.status}): ${String(result.stderr).trim()}`);
+        return String(result.stdout);
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+function observe(inputs: StateInputs): Observed {
+    const out = sshRun(inputs, OBSERVE);
+    const value = (key: string) => new RegExp(`^${key}=(.*)$`, "m").exec(out)?.[1]?.trim() ?? "unknown";
+    return { toolkitSha256: value("toolkit"), timer: value("timer") };
+}
+
+/** Puts the toolkit and the timer back the way the program wants them. */
+function repair(inputs: StateInputs): void {
+    const install = `install -d -m 0755 $(dirname ${REMOTE_TOOLKIT}) && cat > ${REMOTE_TOOLKIT}.new && chmod 0755 ${REMOTE_TOOLKIT}.new && mv -f ${REMOTE_TOOLKIT}.new ${REMOTE_TOOLKIT}`;
+    sshRun(inputs, install, inputs.toolkit);
+    if (inputs.timer === "enabled active") {
+        sshRun(inputs, "etcd-dr install-timer >/dev/null");
+    } else {
+        sshRun(inputs, "if [ -f /etc/systemd/system/etcd-dr-backup.timer ]; then etcd-dr remove-timer >/dev/null; fi");
+    }
+}
+
+const COMPARED: (keyof Observed)[] = ["toolkitSha256", "timer"];
+
+const provider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: StateInputs) {
+        const observed = observe(inputs);
+        const drifted = COMPARED.filter((k) => observed[k] !== inputs[k]);
+        if (drifted.length > 0) {
+            repair(inputs);
+        }
+        return { id: `${inputs.host}-installed-state`, outs: { ...inputs, ...observe(inputs) } };
+    },
+    async read(id: string, props: StateInputs) {
+        return { id, props: { ...props, ...observe(props) } };
+    },
+    async diff(_id: string, olds: StateInputs, news: StateInputs) {
+        const changed = COMPARED.filter((k) => olds[k] !== news[k]);
+        return { changes: changed.length > 0 || olds.toolkit !== news.toolkit || olds.host !== news.host };
+    },
+    async update(_id: string, _olds: StateInputs, news: StateInputs) {
+        repair(news);
+        const observed = observe(news);
+        const drifted = COMPARED.filter((k) => observed[k] !== news[k]);
+        if (drifted.length > 0) {
+            throw new Error(`${news.host} still differs after repair: ${drifted.map((k) => `${k} is ${observed[k]}`).join(", ")}`);
+        }
+        return { outs: { ...news, ...observed } };
+    },
+};
+
+export class InstalledState extends pulumi.dynamic.Resource {
+    declare readonly toolkitSha256: pulumi.Output<string>;
+    declare readonly timer: pulumi.Output<string>;
+
+    constructor(name: string, args: InstalledStateArgs, opts?: pulumi.CustomResourceOptions) {
+        const node = args.node;
+        super(provider, name, {
+            host: node.host,
+            port: node.port,
+            user: node.user,
+            privateKey: pulumi.secret(node.privateKey),
+            proxy: node.proxy,
+            toolkitSha256: args.toolkitSha256,
+            toolkit: args.toolkit,
+            timer: args.timer,
+        }, { ...opts, additionalSecretOutputs: ["privateKey", "proxy"] });
+    }
+}
