@@ -6,10 +6,12 @@ SHELL := /bin/bash
 APT_PACKAGES := shellcheck openssh-server openssh-client debootstrap systemd-container iproute2 openssl curl
 MOCHA := npx mocha
 
-.PHONY: help deps engine typecheck lint test test-unit test-engine test-lab lab-up lab-down plan
+.PHONY: help deps engine typecheck lint test test-unit test-engine test-lab test-e2e lab-up lab-down drill drill-down plan
 
 help:
+	@echo "make drill     the local DR drill: lab, both stacks, failover, re-failover, drift preview"
 	@echo "make test      run the whole test suite (installs packages, builds the offline engine)"
+	@echo "make drill-down   remove the lab and the drill's stacks"
 	@echo "make engine    build or reuse the offline Pulumi engine"
 	@echo "make plan STACK=primary   offline plan of one stack (npm run plan -- <stack> also works)"
 
@@ -44,7 +46,19 @@ test-lab: deps
 	lab/lab.sh up
 	status=0; $(MOCHA) 'test/integration/lab-toolkit.test.ts' || status=$$?; lab/lab.sh down; exit $$status
 
-test: typecheck lint test-unit test-engine test-lab
+# The drill, with assertions, then drift, destroy and the lab's down.
+test-e2e: engine
+	$(MOCHA) 'test/e2e/**/*.test.ts'
+
+drill: engine
+	npx ts-node --transpile-only tools/drill.ts
+
+drill-down:
+	source scripts/engine-env.sh && for stack in lab-standby lab-primary; do \
+		pulumi stack rm "$$stack" --force --yes --non-interactive 2>/dev/null || true; done
+	lab/lab.sh down
+
+test: typecheck lint test-unit test-engine test-lab test-e2e
 	@echo "make test: all layers passed"
 
 plan: deps

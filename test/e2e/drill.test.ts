@@ -1,0 +1,83 @@
+// The mission end to end, offline: the drill (both lab stacks with the real engine, failover by
+// config, re-failover by a new id), then drift detection and repair, then destroy and lab down.
+import * as assert from "assert";
+import { execFileSync } from "child_process";
+import * as path from "path";
+import { DrillSummary, engineEnv, Pulumi, ROOT, runDrill, STACKS } from "../../tools/drill";
+import { LabAccess, readLab } from "../../tools/lab";
+
+describe("end-to-end DR drill on the lab", function () {
+    this.timeout(1_800_000);
+    let summary: DrillSummary;
+    let pulumi: Pulumi;
+    let lab: LabAccess;
+
+    before(async () => {
+        summary = await runDrill({ keys: 3000, bigValues: 6, log: (line) => process.stdout.write(`      drill: ${line}\n`) });
+        pulumi = new Pulumi(engineEnv());
+        lab = new LabAccess(readLab());
+        process.stdout.write(`      ${JSON.stringify(summary)}\n`);
+    });
+
+    after(() => {
+        if (pulumi) {
+            for (const stack of [STACKS.standby, STACKS.primary]) {
+                pulumi.run(["destroy", "--stack", stack, "--yes", "--skip-preview"]);
+                pulumi.run(["stack", "rm", stack, "--yes"]);
+            }
+        }
+        execFileSync(path.join(ROOT, "lab", "lab.sh"), ["down"], { stdio: "inherit" });
+    });
+
+    it("failed over twice, to scheduled snapshots, with every key verified", () => {
+        assert.strictEqual(summary.drill, "passed");
+        assert.ok(summary.snapshots.second > summary.snapshots.first, "the second snapshot is newer");
+        assert.ok(summary.keysVerified.first >= 3006 && summary.keysVerified.second > summary.keysVerified.first);
+        for (const which of ["first", "second"] as const) {
+            assert.ok(summary.rpoSeconds[which] >= 0 && summary.rpoSeconds[which] < 120, `RPO ${summary.rpoSeconds[which]}`);
+            assert.ok(summary.rtoSeconds[which] > 0);
+            assert.deepStrictEqual(Object.keys(summary.restorePhaseSeconds[which]).sort(), ["apply", "prepare", "reconcile", "start", "stop", "verify"]);
+        }
+    });
+
+    it("replaced the whole restore chain when the id changed", () => {
+        // 3 control-plane nodes x (prepare, stop, apply, start) + verify + reconcile on w1
+        assert.strictEqual(summary.chainReplaced, 14);
+    });
+
+    it("records the restore in the standby's outputs", () => {
+        const restore = pulumi.outputs(STACKS.standby).restore as { snapshotId: string; restoredRevision: number; durationSeconds: number };
+        assert.strictEqual(restore.snapshotId, summary.snapshots.second);
+        assert.ok(restore.restoredRevision >= Number(summary.snapshots.second.split("-r")[1]));
+        assert.ok(restore.durationSeconds > 0);
+    });
+
+    it("sees a timer disabled by hand and a toolkit edited by hand, with a readable diff", () => {
+        lab.ok("primary", "cp2", "systemctl disable --now etcd-dr-backup.timer");
+        lab.ok("primary", "cp3", "echo '# edited by hand' >> /usr/local/sbin/etcd-dr");
+        const preview = pulumi.run(["preview", "--stack", STACKS.primary, "--refresh", "--expect-no-changes", "--diff"]);
+        assert.notStrictEqual(preview.status, 0, "drift must fail --expect-no-changes");
+        assert.match(preview.stdout, /~ timer\s*: "enabled active" => "disabled inactive"/);
+        assert.match(preview.stdout, /~ toolkitSha256: "[0-9a-f]{64}" => "[0-9a-f]{64}"/);
+        assert.match(preview.stdout, /lab-primary-installed-cp2/);
+        assert.match(preview.stdout, /lab-primary-installed-cp3/);
+    });
+
+    it("puts the installation back on pulumi up, after which the site previews clean", () => {
+        pulumi.ok(["up", "--stack", STACKS.primary, "--refresh", "--yes", "--skip-preview"]);
+        assert.strictEqual(lab.ok("primary", "cp2", "systemctl is-enabled etcd-dr-backup.timer").trim(), "enabled");
+        assert.doesNotMatch(lab.ok("primary", "cp3", "tail -n1 /usr/local/sbin/etcd-dr"), /edited by hand/);
+        pulumi.ok(["preview", "--stack", STACKS.primary, "--refresh", "--expect-no-changes"]);
+        pulumi.ok(["preview", "--stack", STACKS.standby, "--refresh", "--expect-no-changes"]);
+    });
+
+    it("destroys both stacks, removing the timers and the toolkit from the nodes", () => {
+        pulumi.ok(["destroy", "--stack", STACKS.standby, "--yes", "--skip-preview"]);
+        pulumi.ok(["destroy", "--stack", STACKS.primary, "--yes", "--skip-preview"]);
+        for (const node of ["cp1", "cp2", "cp3"]) {
+            assert.strictEqual(lab.ssh("primary", node, "test -e /etc/systemd/system/etcd-dr-backup.timer").status, 1);
+            assert.strictEqual(lab.ssh("primary", node, "test -e /usr/local/sbin/etcd-dr").status, 1);
+            assert.strictEqual(lab.ssh("standby", node, "test -e /etc/etcd-dr/etcd-dr.env").status, 1);
+        }
+    });
+});
