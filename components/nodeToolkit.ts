@@ -43,32 +43,24 @@ export class NodeToolkit extends pulumi.ComponentResource {
         const settingsText = pulumi.secret(pulumi.output(args.settings).apply(renderSettings));
         const key = pulumi.secret(pulumi.output(args.encryptionKey).apply((k) => `${k}\n`));
         this.settingsDigest = pulumi.secret(pulumi.all([settingsText, key]).apply(([s, k]) => sha256(s + k)));
+        // What lands on every node: path, mode, content, and what re-installs it when it changes.
+        const files: { suffix: string; path: string; mode: string; content: pulumi.Input<string>; trigger: pulumi.Input<string> }[] = [
+            { suffix: "toolkit", path: REMOTE_TOOLKIT, mode: "0755", content: args.toolkit, trigger: this.toolkitDigest },
+            { suffix: "settings", path: REMOTE_SETTINGS, mode: "0600", content: settingsText, trigger: pulumi.secret(settingsText.apply(sha256)) },
+            { suffix: "key", path: REMOTE_KEY, mode: "0600", content: key, trigger: pulumi.secret(key.apply(sha256)) },
+        ];
         this.ready = {};
         for (const node of args.nodes) {
             const connection = connectionArgs(node);
-            const replaceFirst = { parent: this, deleteBeforeReplace: true };
-            const toolkit = new command.remote.Command(`${name}-${node.name}-toolkit`, {
-                connection,
-                create: installFile(REMOTE_TOOLKIT, "0755"),
-                delete: `rm -f ${REMOTE_TOOLKIT}`,
-                stdin: args.toolkit,
-                triggers: [this.toolkitDigest],
-            }, replaceFirst);
-            const settings = new command.remote.Command(`${name}-${node.name}-settings`, {
-                connection,
-                create: installFile(REMOTE_SETTINGS, "0600"),
-                delete: `rm -f ${REMOTE_SETTINGS}`,
-                stdin: settingsText,
-                triggers: [pulumi.secret(settingsText.apply(sha256))],
-            }, replaceFirst);
-            const keyFile = new command.remote.Command(`${name}-${node.name}-key`, {
-                connection,
-                create: installFile(REMOTE_KEY, "0600"),
-                delete: `rm -f ${REMOTE_KEY}`,
-                stdin: key,
-                triggers: [pulumi.secret(key.apply(sha256))],
-            }, replaceFirst);
-            this.ready[node.name] = [toolkit, settings, keyFile];
+            this.ready[node.name] = files.map((file) =>
+                new command.remote.Command(`${name}-${node.name}-${file.suffix}`, {
+                    connection,
+                    create: installFile(file.path, file.mode),
+                    delete: `rm -f ${file.path}`,
+                    stdin: file.content,
+                    triggers: [file.trigger],
+                }, { parent: this, deleteBeforeReplace: true }),
+            );
         }
         this.registerOutputs({ nodes: args.nodes.map((n) => n.name), toolkitDigest: this.toolkitDigest });
     }

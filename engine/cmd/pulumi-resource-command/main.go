@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 
 	"etcd-dr/engine/internal/pluginkit"
 
@@ -45,14 +44,8 @@ type commandProvider struct {
 	pluginkit.Base
 }
 
-func resourceType(urn string) string {
-	parts := strings.Split(urn, "::")
-	chain := strings.Split(parts[len(parts)-2], "$")
-	return chain[len(chain)-1]
-}
-
 func (p *commandProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	typ := resourceType(req.GetUrn())
+	typ := pluginkit.ResourceType(req.GetUrn())
 	if _, ok := inputNames[typ]; !ok {
 		return nil, fmt.Errorf("%s is not implemented by etcd-dr's offline command provider", typ)
 	}
@@ -77,19 +70,8 @@ func (p *commandProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) 
 }
 
 func (p *commandProvider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	typ := resourceType(req.GetUrn())
-	olds, err := pluginkit.Unmarshal(req.GetOldInputs())
-	if err != nil {
-		return nil, err
-	}
-	if len(olds) == 0 {
-		state, err := pluginkit.Unmarshal(req.GetOlds())
-		if err != nil {
-			return nil, err
-		}
-		olds = pluginkit.OnlyInputs(state, inputNames[typ])
-	}
-	news, err := pluginkit.Unmarshal(req.GetNews())
+	typ := pluginkit.ResourceType(req.GetUrn())
+	olds, news, err := pluginkit.DiffInputs(req, inputNames[typ])
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +79,7 @@ func (p *commandProvider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*
 }
 
 func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
-	typ := resourceType(req.GetUrn())
+	typ := pluginkit.ResourceType(req.GetUrn())
 	inputs, err := pluginkit.Unmarshal(req.GetProperties())
 	if err != nil {
 		return nil, err
@@ -114,7 +96,7 @@ func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateReque
 }
 
 func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	typ := resourceType(req.GetUrn())
+	typ := pluginkit.ResourceType(req.GetUrn())
 	olds, err := pluginkit.Unmarshal(req.GetOlds())
 	if err != nil {
 		return nil, err
@@ -149,7 +131,7 @@ func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateReque
 }
 
 func (p *commandProvider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
-	typ := resourceType(req.GetUrn())
+	typ := pluginkit.ResourceType(req.GetUrn())
 	if typ == tokenCopy {
 		return &emptypb.Empty{}, nil
 	}

@@ -43,16 +43,8 @@ type randomProvider struct {
 	pluginkit.Base
 }
 
-func resourceType(urn string) string {
-	parts := strings.Split(urn, "::")
-	typ := parts[len(parts)-2]
-	// A child type chain looks like "parent$child"; the resource's own type is last.
-	chain := strings.Split(typ, "$")
-	return chain[len(chain)-1]
-}
-
 func (p *randomProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	typ := resourceType(req.GetUrn())
+	typ := pluginkit.ResourceType(req.GetUrn())
 	if _, ok := inputNames[typ]; !ok {
 		return nil, fmt.Errorf("%s is not implemented by etcd-dr's offline random provider (it has RandomString, RandomPassword, RandomId and RandomPet)", typ)
 	}
@@ -61,19 +53,8 @@ func (p *randomProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) (
 
 // Diff replaces on any input change, as every input of the upstream random resources forces a new value.
 func (p *randomProvider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	typ := resourceType(req.GetUrn())
-	olds, err := pluginkit.Unmarshal(req.GetOldInputs())
-	if err != nil {
-		return nil, err
-	}
-	if len(olds) == 0 {
-		state, err := pluginkit.Unmarshal(req.GetOlds())
-		if err != nil {
-			return nil, err
-		}
-		olds = pluginkit.OnlyInputs(state, inputNames[typ])
-	}
-	news, err := pluginkit.Unmarshal(req.GetNews())
+	typ := pluginkit.ResourceType(req.GetUrn())
+	olds, news, err := pluginkit.DiffInputs(req, inputNames[typ])
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +67,7 @@ func (p *randomProvider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*p
 }
 
 func (p *randomProvider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
-	typ := resourceType(req.GetUrn())
+	typ := pluginkit.ResourceType(req.GetUrn())
 	inputs, err := pluginkit.Unmarshal(req.GetProperties())
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ package pluginkit
 import (
 	"context"
 	"sort"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
@@ -171,4 +172,32 @@ func (b *Base) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
 // Read returns the recorded state unchanged: what these resources did cannot be read back.
 func (b *Base) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
 	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: req.GetInputs()}, nil
+}
+
+// ResourceType is the type token of a URN's resource: the last link of a parent$child type chain.
+func ResourceType(urn string) string {
+	parts := strings.Split(urn, "::")
+	chain := strings.Split(parts[len(parts)-2], "$")
+	return chain[len(chain)-1]
+}
+
+// DiffInputs returns the old and new inputs of a Diff request. Old inputs come from the request
+// when the engine sends them, else from the old state restricted to the resource's input names.
+func DiffInputs(req *pulumirpc.DiffRequest, inputNames []string) (resource.PropertyMap, resource.PropertyMap, error) {
+	olds, err := Unmarshal(req.GetOldInputs())
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(olds) == 0 {
+		state, err := Unmarshal(req.GetOlds())
+		if err != nil {
+			return nil, nil, err
+		}
+		olds = OnlyInputs(state, inputNames)
+	}
+	news, err := Unmarshal(req.GetNews())
+	if err != nil {
+		return nil, nil, err
+	}
+	return olds, news, nil
 }
