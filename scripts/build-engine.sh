@@ -78,6 +78,8 @@ main() {
     rm -rf "$dir"
     mv "$tmp" "$dir"
     trap - EXIT
+    # Builds for other versions or sources are only cache; keep the disk to one engine.
+    find "$CACHE_ROOT" -mindepth 1 -maxdepth 1 -type d -name 'pulumi-*' ! -path "$dir" -exec rm -rf {} +
     log "built in $((SECONDS - started))s: $dir"
     echo "$dir"
 }
