@@ -69,7 +69,7 @@ export function engineEnv(): NodeJS.ProcessEnv {
 }
 
 export class Pulumi {
-    constructor(private readonly env: NodeJS.ProcessEnv) {}
+    constructor(readonly env: NodeJS.ProcessEnv) {}
 
     run(args: string[], input?: string): { status: number; stdout: string; stderr: string } {
         const result = spawnSync("pulumi", [...args, "--non-interactive"], {

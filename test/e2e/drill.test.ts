@@ -1,7 +1,7 @@
 // The mission end to end, offline: the drill (both lab stacks with the real engine, failover by
 // config, re-failover by a new id), then drift detection and repair, then destroy and lab down.
 import * as assert from "assert";
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as path from "path";
 import { DrillSummary, engineEnv, Pulumi, ROOT, runDrill, STACKS } from "../../tools/drill";
 import { LabAccess, readLab } from "../../tools/lab";
@@ -50,6 +50,22 @@ describe("end-to-end DR drill on the lab", function () {
         assert.strictEqual(restore.snapshotId, summary.snapshots.second);
         assert.ok(restore.restoredRevision >= Number(summary.snapshots.second.split("-r")[1]));
         assert.ok(restore.durationSeconds > 0);
+    });
+
+    it("lists both snapshots from the standby's replica, verified, newest first", () => {
+        const run = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "tools/snapshots.ts", STACKS.standby, "--json"], {
+            cwd: ROOT,
+            env: { ...process.env, ...pulumi.env },
+            encoding: "utf8",
+        });
+        assert.strictEqual(run.status, 0, run.stderr);
+        const listed = JSON.parse(run.stdout) as { id: string; verified: string; revision: number; sizeBytes: number }[];
+        const ids = listed.map((s) => s.id);
+        assert.ok(ids.indexOf(summary.snapshots.second) < ids.indexOf(summary.snapshots.first) && ids.indexOf(summary.snapshots.first) >= 0, ids.join(" "));
+        for (const snapshot of listed.filter((s) => [summary.snapshots.first, summary.snapshots.second].includes(s.id))) {
+            assert.strictEqual(snapshot.verified, "yes", `${snapshot.id}: ${snapshot.verified}`);
+            assert.ok(snapshot.sizeBytes > 1_000_000, `${snapshot.id} holds the data set: ${snapshot.sizeBytes} bytes`);
+        }
     });
 
     it("sees a timer disabled by hand and a toolkit edited by hand, with a readable diff", () => {
