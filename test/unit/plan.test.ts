@@ -164,6 +164,14 @@ describe("offline plan of variants", function () {
         assert.ok(!/\n\s+at /.test(result.stderr), "no stack trace");
     });
 
+    it("warns in the preview when the PARs expire within 30 days", () => {
+        const soon = new Date(Date.now() + 10 * 86_400_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+        const dir = writeStacks({ primary: { ...shippedConfig("primary"), "etcd-dr:snapshots": { parExpiresAt: soon } } });
+        const result = runPlan("primary", path.join(dir, "Pulumi.primary.yaml"));
+        assert.strictEqual(result.status, 0, result.stderr);
+        assert.match(result.stderr, /pre-authenticated requests expire in (9|10) days/);
+    });
+
     it("names the stacks it knows when asked for one that does not exist", () => {
         const result = runPlan("nosuch");
         assert.strictEqual(result.status, 1);
