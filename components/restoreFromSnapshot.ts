@@ -13,8 +13,6 @@ export interface RestoreFromSnapshotArgs {
     reconcileWorkloads: boolean;
 }
 
-export const RESTORE_PHASES = ["prepare", "stop", "apply", "start", "verify", "reconcile"] as const;
-
 const RESTART_KUBELET = [
     "if systemctl cat kubelet.service >/dev/null 2>&1; then",
     "  systemctl restart kubelet && echo \"kubelet restarted on $(hostname -s)\"",

@@ -14,11 +14,6 @@ export function isOciDnsLabel(name: string): boolean {
     return OCI_DNS_LABEL.test(name);
 }
 
-/** Pulumi logical name of a per-site resource: "<stack>-<part>-<part>". */
-export function resourceName(stack: string, ...parts: string[]): string {
-    return [stack, ...parts].join("-");
-}
-
 /** Bucket names are unique per namespace and region; include the stack so both regions read clearly. */
 export function bucketName(clusterName: string, stack: string): string {
     return `${clusterName}-etcd-snapshots-${stack}`;

@@ -67,11 +67,6 @@ export const DEFAULT_CLUSTER: Omit<ClusterSpec, "cniManifestUrl" | "kubernetesPa
 
 const SEMVER = /^\d+\.\d+\.\d+$/;
 
-/** Every host name of the site, control plane first. */
-export function allHosts(topology: Topology): string[] {
-    return [...topology.controlPlane, ...topology.workers];
-}
-
 /**
  * Problems with a complete spec, one line each. `vcnCidrs` are the site networks pods must not overlap;
  * `bootstrapsNodes` is true where the program installs Kubernetes itself and so needs its package URLs.
