@@ -448,6 +448,12 @@ cmd_down() {
     for pid in $(pgrep -f "systemd-nspawn .*--directory=$LAB_DIR/" || true); do
         kill -TERM "$pid" 2>/dev/null || true
     done
+    # A container whose systemd-nspawn died is asked directly: SIGRTMIN+3 is systemd's poweroff.
+    for pid in $(lab_processes); do
+        if [[ "$(awk '/^NSpid:/ { print $NF }' "/proc/$pid/status" 2>/dev/null)" == 1 ]]; then
+            kill -RTMIN+3 "$pid" 2>/dev/null || true
+        fi
+    done
     while [[ -n "$(lab_processes)" ]] && ((waited < 40)); do
         sleep 0.5
         waited=$((waited + 1))
