@@ -1,10 +1,9 @@
-// Reading a snapshot bundle the node toolkit wrote: listing the store through a PAR URL, and
-// checking a snapshot's objects against its manifest (sha256, decryption, decompression).
+// Checking a snapshot bundle the node toolkit wrote: its objects against its manifest (sha256,
+// decryption, decompression), read through a PAR URL. Listing lives in store.ts.
 
 import { createDecipheriv, createHash, pbkdf2Sync } from "crypto";
 import { gunzipSync } from "zlib";
-import { manifestProblems, parseSnapshotId, SnapshotManifest } from "./snapshot";
-import { Fetch } from "./prechecks";
+import { manifestProblems, SnapshotManifest } from "./snapshot";
 
 /** The toolkit's `openssl enc -aes-256-cbc -pbkdf2 -iter 100000 -salt` format: "Salted__", salt, ciphertext. */
 export const PBKDF2_ITERATIONS = 100_000;
@@ -17,57 +16,6 @@ export function decryptOpenssl(data: Buffer, password: string): Buffer {
     const derived = pbkdf2Sync(password, salt, PBKDF2_ITERATIONS, 48, "sha256");
     const decipher = createDecipheriv("aes-256-cbc", derived.subarray(0, 32), derived.subarray(32, 48));
     return Buffer.concat([decipher.update(data.subarray(16)), decipher.final()]);
-}
-
-export interface ListedObject {
-    name: string;
-    size: number;
-}
-
-export interface SnapshotEntry {
-    id: string;
-    createdAt: Date;
-    revision: number;
-    sizeBytes: number;
-    committed: boolean;
-}
-
-/** Groups a listing under "<prefix>/<cluster>/" into snapshots; only those with manifest.json are committed. */
-export function groupSnapshots(objects: ListedObject[], root: string): SnapshotEntry[] {
-    const byId = new Map<string, SnapshotEntry>();
-    for (const object of objects) {
-        if (!object.name.startsWith(root)) continue;
-        const [id, file] = object.name.slice(root.length).split("/");
-        const parsed = parseSnapshotId(id);
-        if (!parsed || !file) continue;
-        const entry = byId.get(id) ?? { id, createdAt: parsed.createdAt, revision: parsed.revision, sizeBytes: 0, committed: false };
-        entry.sizeBytes += object.size;
-        entry.committed = entry.committed || file === "manifest.json";
-        byId.set(id, entry);
-    }
-    return [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
-}
-
-interface ListingPage {
-    objects?: { name: string; size?: number }[];
-    nextStartWith?: string;
-}
-
-/** Every object under the prefix, across pages, through a read + list PAR URL ending in /o/. */
-export async function listObjects(readUrl: string, prefix: string, fetchText: Fetch): Promise<ListedObject[]> {
-    const objects: ListedObject[] = [];
-    let start = "";
-    for (;;) {
-        const url = `${readUrl}?prefix=${encodeURIComponent(prefix)}&fields=name,size${start ? `&start=${encodeURIComponent(start)}` : ""}`;
-        const response = await fetchText(url);
-        if (response.status !== 200) {
-            throw new Error(`listing the snapshot store failed with HTTP ${response.status}; check that the PAR allows listing and has not expired`);
-        }
-        const page = JSON.parse(response.body) as ListingPage;
-        for (const o of page.objects ?? []) objects.push({ name: o.name, size: o.size ?? 0 });
-        if (!page.nextStartWith) return objects;
-        start = page.nextStartWith;
-    }
 }
 
 export type FetchBytes = (url: string) => Promise<{ status: number; body: Buffer }>;

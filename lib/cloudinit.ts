@@ -4,7 +4,7 @@
 import * as yaml from "js-yaml";
 import { ClusterSpec, MirroredSpec } from "./spec";
 
-export type NodeRole = "init" | "join-control-plane" | "join-worker";
+export type BootstrapRole = "init" | "join-control-plane" | "join-worker";
 
 export interface SiteHost {
     name: string;
@@ -13,7 +13,7 @@ export interface SiteHost {
 
 export interface NodeBootstrap {
     host: SiteHost;
-    role: NodeRole;
+    role: BootstrapRole;
     /** Every node of this site, so short host names resolve the same way on both sites. */
     siteHosts: SiteHost[];
     /** The local control-plane address the API alias points at (the first control-plane node). */
@@ -94,7 +94,7 @@ export function renderHostsEntries(siteHosts: SiteHost[], apiAlias: string, apiA
     return `${lines.join("\n")}\n`;
 }
 
-function renderBootstrapEnv(cluster: ClusterSpec, apiAlias: string, role: NodeRole): string {
+function renderBootstrapEnv(cluster: ClusterSpec, apiAlias: string, role: BootstrapRole): string {
     const settings: Record<string, string> = {
         NODE_ROLE: role,
         KUBERNETES_VERSION: cluster.kubernetesVersion,

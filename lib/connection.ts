@@ -2,10 +2,9 @@
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { Host } from "./hosts";
 
-export interface NodeConnection {
-    name: string;
-    role: "control-plane" | "worker";
+export interface NodeConnection extends Host {
     host: pulumi.Input<string>;
     port: number;
     user: string;

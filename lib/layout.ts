@@ -2,13 +2,11 @@
 // host name. Fixed addresses let cloud-init write /etc/hosts before any instance exists.
 
 import { formatCidr, hostAddress, parseCidr, subnet } from "./cidr";
+import { Host, HostRole } from "./hosts";
 import { Topology } from "./spec";
 
-export type HostRole = "control-plane" | "worker";
-
-export interface PlannedHost {
-    name: string;
-    role: HostRole;
+/** A host of a site built by the program, at its fixed private address. */
+export interface PlannedHost extends Host {
     ip: string;
 }
 

@@ -19,10 +19,6 @@ export function bucketName(clusterName: string, stack: string): string {
     return `${clusterName}-etcd-snapshots-${stack}`;
 }
 
-/** Object-name prefix under which one cluster's snapshots live: "<prefix>/<cluster>/". */
-export function snapshotPrefix(prefix: string, clusterName: string): string {
-    return `${prefix.replace(/\/+$/, "")}/${clusterName}/`;
-}
 
 /** Stack name from a fully qualified stack reference ("org/project/stack" or "stack"). */
 export function shortStackName(reference: string): string {

@@ -1,14 +1,11 @@
 // Checks that run before a restore touches any node: during `pulumi preview` and at the start of
 // `pulumi up`. Each failure is one line saying what is wrong and what to do.
 
-import { manifestProblems, parseSnapshotId, sameMembers, snapshotDir, SnapshotManifest } from "./snapshot";
+import { parExpired } from "./par";
+import { manifestProblems, parseSnapshotId, sameMembers, SnapshotManifest } from "./snapshot";
+import { Fetch, HttpResult, snapshotDir } from "./store";
 
-export interface HttpResult {
-    status: number;
-    body: string;
-}
-
-export type Fetch = (url: string) => Promise<HttpResult>;
+export type { Fetch, HttpResult };
 
 export interface PrecheckInput {
     snapshotId: string;
@@ -42,7 +39,7 @@ export async function runPrechecks(input: PrecheckInput): Promise<PrecheckResult
         problems.push(`etcd-dr:restoreSnapshot '${id}' is not a snapshot id (YYYYMMDDTHHMMSSZ-r<revision>)`);
         return { problems, skipped: [] };
     }
-    if (input.parExpiresAt && Date.parse(input.parExpiresAt) <= input.now.getTime()) {
+    if (input.parExpiresAt && parExpired(input.parExpiresAt, input.now)) {
         problems.push(
             `the replica's pre-authenticated request expired at ${input.parExpiresAt}: raise etcd-dr:snapshots.parExpiresAt and run pulumi up without restoreSnapshot first`,
         );
@@ -102,9 +99,3 @@ export async function runPrechecks(input: PrecheckInput): Promise<PrecheckResult
     }
     return { problems, skipped: [], manifest };
 }
-
-/** Plain HTTP(S) GET with Node's fetch, with a timeout so a preview never hangs on a dead store. */
-export const httpFetch: Fetch = async (url) => {
-    const response = await fetch(url, { signal: AbortSignal.timeout(20_000) });
-    return { status: response.status, body: await response.text() };
-};

@@ -1,6 +1,14 @@
 // The snapshot bundle contract shared with the node toolkit (node/etcd-dr): ids, object names and
 // manifest.json. Pure functions; the toolkit writes, these read and check.
 
+/** How the toolkit may compress a bundle's objects (ETCD_DR_COMPRESSION). */
+export const COMPRESSIONS = ["gzip", "zstd", "none"] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+
+/** How the toolkit may encrypt them (a key file is configured, or not). */
+export const ENCRYPTIONS = ["aes-256-cbc-pbkdf2", "none"] as const;
+export type Encryption = (typeof ENCRYPTIONS)[number];
+
 export const SNAPSHOT_ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-r(\d+)$/;
 
 export interface SnapshotId {
@@ -44,16 +52,12 @@ export interface SnapshotManifest {
     etcdTotalKeys: number;
     etcdVersion: string;
     kubernetesVersion: string;
-    compression: "gzip" | "zstd" | "none";
-    encryption: "aes-256-cbc-pbkdf2" | "none";
+    compression: Compression;
+    encryption: Encryption;
     snapshotSha256: string;
     objects: ManifestObject[];
 }
 
-/** Object-name directory of one snapshot: "<prefix>/<cluster>/<id>/". */
-export function snapshotDir(prefix: string, cluster: string, id: string): string {
-    return `${prefix.replace(/\/+$/, "")}/${cluster}/${id}/`;
-}
 
 /** Checks a parsed manifest.json; returns one line per problem (empty when it is sound). */
 export function manifestProblems(manifest: unknown, expectedId?: string): string[] {
@@ -80,8 +84,8 @@ export function manifestProblems(manifest: unknown, expectedId?: string): string
         if (!m.objects.some((o) => o?.name?.startsWith("snapshot.db"))) problems.push("manifest lists no snapshot.db object");
         if (!m.objects.some((o) => o?.name?.startsWith("pki.tar"))) problems.push("manifest lists no pki.tar object");
     }
-    if (!["gzip", "zstd", "none"].includes(String(m.compression))) problems.push(`manifest compression '${String(m.compression)}' is unknown`);
-    if (!["aes-256-cbc-pbkdf2", "none"].includes(String(m.encryption))) problems.push(`manifest encryption '${String(m.encryption)}' is unknown`);
+    if (!(COMPRESSIONS as readonly string[]).includes(String(m.compression))) problems.push(`manifest compression '${String(m.compression)}' is unknown`);
+    if (!(ENCRYPTIONS as readonly string[]).includes(String(m.encryption))) problems.push(`manifest encryption '${String(m.encryption)}' is unknown`);
     return problems;
 }
 

@@ -3,6 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
+import { formatResult } from "../lib/nodeReport";
 
 export interface Registration {
     type: string;
@@ -89,17 +90,17 @@ const MOCK_KUBECONFIG = [
     "",
 ].join("\n");
 
-/** What the node would print: the toolkit's own report lines, so the program can read them back. */
+/** What the node would print: the toolkit's own result lines, so the program can read them back. */
 function commandStdout(name: string, script: string): string {
     if (name.endsWith("admin-kubeconfig")) return MOCK_KUBECONFIG;
     const lines: string[] = [];
     const verify = /etcd-dr restore verify (\S+)/.exec(script);
+    const node = /"node":"([a-z0-9-]+)"/.exec(script)?.[1] ?? "node";
     if (verify) {
-        const revision = verify[1].split("-r")[1];
-        lines.push(`verified snapshot ${verify[1]}: members cp1,cp2,cp3 healthy, revision ${revision} (snapshot ${revision})`);
+        lines.push(formatResult({ phase: "verify", node, revision: Number(verify[1].split("-r")[1]) }));
     }
-    const timing = /echo "etcd-dr-timing (\S+) (\S+) /.exec(script);
-    if (timing) lines.push(`etcd-dr-timing ${timing[1]} ${timing[2]} 1700000000.000 1700000001.000`);
+    const timed = /\{"phase":"([a-z0-9-]+)","node":"([a-z0-9-]+)"/.exec(script);
+    if (timed) lines.push(formatResult({ phase: timed[1], node: timed[2], start: 1700000000, end: 1700000001 }));
     return lines.join("\n");
 }
 

@@ -94,7 +94,7 @@ async function plan(options: Options): Promise<{ resources: PlannedResource[]; o
     const order = new Map<string, number>();
     const shapes = new Map<string, Omit<PlannedResource, "inputs">>();
     // Imported after the mocks are set: the program reads config and registers resources on import.
-    const { runSite } = await import("../lib/program");
+    const { runSite } = await import("../stack/program");
     const outputs = await pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation((args) => {
             names.set(args.resource, args.name);
@@ -152,7 +152,7 @@ async function main(): Promise<void> {
             printTree(resources);
         }
     } catch (error) {
-        const { ConfigProblems } = await import("../lib/program");
+        const { ConfigProblems } = await import("../stack/program");
         if (error instanceof ConfigProblems) {
             for (const problem of error.problems) process.stderr.write(`error: ${problem}\n`);
         } else if (error instanceof StackFileError) {

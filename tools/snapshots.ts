@@ -8,8 +8,8 @@
 
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { groupSnapshots, listObjects, verifySnapshot } from "../lib/bundle";
-import { httpFetch } from "../lib/prechecks";
+import { verifySnapshot } from "../lib/bundle";
+import { groupSnapshots, httpFetch, listObjects } from "../lib/store";
 
 interface StackOutputs {
     snapshotStore?: { readUrl?: string; prefix: string; cluster: string };

@@ -4,7 +4,7 @@
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
-import { PROJECT } from "../lib/config";
+import { PROJECT } from "../stack/config";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
 

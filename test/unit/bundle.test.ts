@@ -5,7 +5,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { gzipSync } from "zlib";
-import { decryptOpenssl, groupSnapshots, listObjects, verifySnapshot } from "../../lib/bundle";
+import { decryptOpenssl, verifySnapshot } from "../../lib/bundle";
+import { groupSnapshots, listObjects } from "../../lib/store";
 import { sampleManifest } from "./snapshot.test";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");

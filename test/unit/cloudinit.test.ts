@@ -37,7 +37,7 @@ describe("cloud-init and kubeadm rendering", () => {
     });
 
     it("gives both sites the same ClusterConfiguration, and each node the tokens from random", async () => {
-        const { ClusterBootstrap } = await import("../../components/clusterBootstrap");
+        const { ClusterBootstrap } = await import("../../components/oci/clusterBootstrap");
         const spec = sampleSpec();
         const sites = ["10.10.0.0/16", "10.20.0.0/16"].map((vcn, i) => {
             const hosts = planHosts(spec.topology, siteSubnets(vcn));
@@ -63,7 +63,7 @@ describe("cloud-init and kubeadm rendering", () => {
     });
 
     it("bootstraps the first control-plane node with init and workers with a plain join", async () => {
-        const { ClusterBootstrap } = await import("../../components/clusterBootstrap");
+        const { ClusterBootstrap } = await import("../../components/oci/clusterBootstrap");
         const spec = sampleSpec();
         const site = new ClusterBootstrap("roles-kubeadm", { spec, hosts: planHosts(spec.topology, siteSubnets("10.10.0.0/16")) });
         const kinds = await Promise.all(["cp1", "w1"].map(async (host) => {

@@ -1,5 +1,6 @@
 import * as assert from "assert";
-import { loadConfig, parExpiryWarning } from "../../lib/config";
+import { loadConfig } from "../../stack/config";
+import { parExpiryWarning } from "../../lib/par";
 
 type Raw = Record<string, unknown>;
 

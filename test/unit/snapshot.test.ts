@@ -1,5 +1,6 @@
 import * as assert from "assert";
-import { formatSnapshotId, manifestProblems, parseSnapshotId, sameMembers, snapshotDir, SnapshotManifest } from "../../lib/snapshot";
+import { formatSnapshotId, manifestProblems, parseSnapshotId, sameMembers, SnapshotManifest } from "../../lib/snapshot";
+import { snapshotDir } from "../../lib/store";
 
 export function sampleManifest(): SnapshotManifest {
     return {

@@ -1,8 +1,8 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { connectionArgs, NodeConnection } from "../lib/connection";
-import { kubeadmDifferences } from "../lib/parity";
+import { connectionArgs, NodeConnection } from "../../lib/connection";
+import { kubeadmDifferences } from "../../lib/parity";
 
 export interface ClusterApiArgs {
     /** The node whose /etc/kubernetes/admin.conf gives access. */

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { NodeConnection } from "../lib/connection";
-import { REMOTE_TOOLKIT } from "../lib/toolkit";
+import { NodeConnection } from "../../lib/connection";
+import { REMOTE_TOOLKIT } from "../../lib/toolkit";
 
 /**
  * What etcd-dr installed on one node, read back from the node. `pulumi refresh` (and

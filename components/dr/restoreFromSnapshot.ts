@@ -1,14 +1,15 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { connectionArgs, NodeConnection } from "../lib/connection";
-import { parseTimings, parseVerifiedRevision, RestoreReport, summarizeTimings, timedCommand } from "../lib/toolkit";
+import { connectionArgs, NodeConnection } from "../../lib/connection";
+import { parseResults, RestoreReport, resultCommand, summarizeTimings, verifiedRevision } from "../../lib/nodeReport";
+import { NodeToolkit } from "./nodeToolkit";
 
 export interface RestoreFromSnapshotArgs {
     snapshotId: string;
     controlPlane: NodeConnection[];
     workers: NodeConnection[];
-    /** Per control-plane node, what must exist before the toolkit runs there. */
-    ready: Record<string, pulumi.Resource[]>;
+    /** The toolkit on the control-plane nodes; each node's phases run after its install. */
+    toolkit: NodeToolkit;
     /** Roll workloads and delete kube-proxy, controller-manager and scheduler pods afterwards, as the playbook does. */
     reconcileWorkloads: boolean;
 }
@@ -58,7 +59,7 @@ export class RestoreFromSnapshot extends pulumi.ComponentResource {
         const step = (phase: string, node: NodeConnection, script: string, after: pulumi.Resource[]) => {
             const resource = new command.remote.Command(`${name}-${phase}-${node.name}`, {
                 connection: connectionArgs(node),
-                create: timedCommand(phase, node.name, script),
+                create: resultCommand(phase, node.name, script),
                 triggers: [id],
             }, { parent: this, dependsOn: after });
             this.steps.push(resource);
@@ -67,7 +68,7 @@ export class RestoreFromSnapshot extends pulumi.ComponentResource {
         const onEachControlPlane = (phase: string, after: (node: NodeConnection) => pulumi.Resource[]) =>
             args.controlPlane.map((node) => step(phase, node, `etcd-dr restore ${phase} ${id}`, after(node)));
 
-        const prepared = onEachControlPlane("prepare", (node) => args.ready[node.name] ?? []);
+        const prepared = onEachControlPlane("prepare", (node) => args.toolkit.installedOn(node.name));
         // Nothing stops before every member holds a verified copy of the snapshot.
         const stopped = onEachControlPlane("stop", () => prepared);
         const applied = onEachControlPlane("apply", () => stopped);
@@ -81,13 +82,13 @@ export class RestoreFromSnapshot extends pulumi.ComponentResource {
 
         const stdouts = pulumi.all(this.steps.map((s) => s.stdout));
         this.restoredRevision = verified.stdout.apply((out) => {
-            const revision = parseVerifiedRevision(out);
+            const revision = verifiedRevision(parseResults(out));
             if (revision === undefined) {
                 throw new Error(`restore verify of ${id} did not report a revision: ${out}`);
             }
             return revision;
         });
-        this.report = stdouts.apply((outs) => summarizeTimings(outs.flatMap(parseTimings)));
+        this.report = stdouts.apply((outs) => summarizeTimings(outs.flatMap(parseResults)));
         this.registerOutputs({
             snapshotId: id,
             restoredRevision: this.restoredRevision,

@@ -1,7 +1,8 @@
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
-import { PlannedHost } from "../lib/layout";
-import { NodeSize } from "../lib/spec";
+import { HostRole } from "../../lib/hosts";
+import { PlannedHost } from "../../lib/layout";
+import { NodeSize } from "../../lib/spec";
 
 export interface NodesArgs {
     compartmentId: pulumi.Input<string>;
@@ -20,7 +21,7 @@ export interface NodesArgs {
 
 export interface NodeOutput {
     name: string;
-    role: string;
+    role: HostRole;
     privateIp: pulumi.Output<string>;
 }
 

@@ -1,7 +1,7 @@
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
-import { Role, SnapshotSettings } from "../lib/config";
-import { bucketName, snapshotPrefix } from "../lib/names";
+import { bucketName } from "../../lib/names";
+import { snapshotPrefix } from "../../lib/store";
 
 /** The active site's bucket that this (standby) site's bucket replicates from. */
 export interface ReplicationSource {
@@ -15,9 +15,20 @@ export interface SnapshotStoreArgs {
     compartmentId: pulumi.Input<string>;
     clusterName: string;
     stack: string;
-    role: Role;
     region: string;
-    settings: SnapshotSettings;
+    /**
+     * What this site's nodes may do: the active site writes backups (write-only PAR), the standby
+     * reads and lists its replica during a restore (read + list PAR).
+     */
+    nodeAccess: "backup-write" | "restore-read";
+    /** Object-name prefix; snapshots live under "<prefix>/<clusterName>/". */
+    prefix: string;
+    /** Snapshots older than this are deleted by a lifecycle rule. */
+    retentionDays: number;
+    /** RFC 3339 time the pre-authenticated requests expire. */
+    parExpiresAt: string;
+    /** Vault key that encrypts the bucket; Oracle-managed keys when absent. */
+    kmsKeyId?: string;
     /** Standby only: where snapshots come from. The standby owns the policy because it is built second. */
     replicateFrom?: ReplicationSource;
 }
@@ -42,7 +53,7 @@ export class SnapshotStore extends pulumi.ComponentResource {
     constructor(name: string, args: SnapshotStoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("etcd-dr:storage:SnapshotStore", name, {}, opts);
         const child = { parent: this };
-        this.prefix = snapshotPrefix(args.settings.prefix, args.clusterName);
+        this.prefix = snapshotPrefix(args.prefix, args.clusterName);
         this.namespace = oci.objectstorage.getNamespaceOutput({ compartmentId: args.compartmentId }, child).namespace;
 
         this.bucket = new oci.objectstorage.Bucket(`${name}-bucket`, {
@@ -50,7 +61,7 @@ export class SnapshotStore extends pulumi.ComponentResource {
             namespace: this.namespace,
             name: bucketName(args.clusterName, args.stack),
             accessType: "NoPublicAccess",
-            kmsKeyId: args.settings.kmsKeyId,
+            kmsKeyId: args.kmsKeyId,
             storageTier: "Standard",
         }, { parent: this, protect: false });
 
@@ -61,16 +72,16 @@ export class SnapshotStore extends pulumi.ComponentResource {
                 name: "expire-old-snapshots",
                 action: "DELETE",
                 isEnabled: true,
-                timeAmount: String(args.settings.retentionDays),
+                timeAmount: String(args.retentionDays),
                 timeUnit: "DAYS",
                 objectNameFilter: { inclusionPrefixes: [this.prefix] },
             }],
         }, child);
 
-        if (args.role === "primary") {
-            this.writeUrl = this.par(name, "backup-write", "AnyObjectWrite", "Deny", args.settings.parExpiresAt);
+        if (args.nodeAccess === "backup-write") {
+            this.writeUrl = this.par(name, "backup-write", "AnyObjectWrite", "Deny", args.parExpiresAt);
         } else {
-            this.readUrl = this.par(name, "restore-read", "AnyObjectRead", "ListObjects", args.settings.parExpiresAt);
+            this.readUrl = this.par(name, "restore-read", "AnyObjectRead", "ListObjects", args.parExpiresAt);
         }
 
         if (args.replicateFrom) {

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { connectionArgs, NodeConnection } from "../lib/connection";
-import { REMOTE_KEY, REMOTE_SETTINGS, REMOTE_TOOLKIT, renderSettings, sha256, ToolkitSettings } from "../lib/toolkit";
+import { connectionArgs, NodeConnection } from "../../lib/connection";
+import { REMOTE_KEY, REMOTE_SETTINGS, REMOTE_TOOLKIT, renderSettings, sha256, ToolkitSettings } from "../../lib/toolkit";
 
 export interface NodeToolkitArgs {
     /** The control-plane nodes that get the toolkit. */
@@ -31,8 +31,7 @@ function installFile(path: string, mode: string): string {
  * first, so the old delete can never remove the new file.
  */
 export class NodeToolkit extends pulumi.ComponentResource {
-    /** Per node, what must exist before the toolkit can run there. */
-    readonly ready: Record<string, pulumi.Resource[]>;
+    private readonly ready: Record<string, pulumi.Resource[]>;
     readonly toolkitDigest: string;
     /** Digest of the settings (a secret, as the settings are). */
     readonly settingsDigest: pulumi.Output<string>;
@@ -63,5 +62,10 @@ export class NodeToolkit extends pulumi.ComponentResource {
             );
         }
         this.registerOutputs({ nodes: args.nodes.map((n) => n.name), toolkitDigest: this.toolkitDigest });
+    }
+
+    /** What must exist on `node` before the toolkit can run there (empty for a node without it). */
+    installedOn(node: string): pulumi.Resource[] {
+        return this.ready[node] ?? [];
     }
 }

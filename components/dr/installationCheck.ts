@@ -1,15 +1,17 @@
 import * as pulumi from "@pulumi/pulumi";
-import { NodeConnection } from "../lib/connection";
+import { NodeConnection } from "../../lib/connection";
+import { BackupSchedule } from "./backupSchedule";
 import { InstalledState } from "./installedState";
+import { NodeToolkit } from "./nodeToolkit";
 
 export interface InstallationCheckArgs {
     nodes: NodeConnection[];
-    toolkit: string;
-    toolkitSha256: string;
-    /** True where the backup timer must be installed and running (the active site). */
-    backups: boolean;
-    /** Per node, the installs the check reads back after. */
-    after: Record<string, pulumi.Resource[]>;
+    /** The toolkit text as this checkout has it, to put back when it was changed by hand. */
+    toolkitText: string;
+    /** What installed the toolkit; the check reads each node back after it. */
+    toolkit: NodeToolkit;
+    /** The backup timers, where this site takes backups (the active site); none elsewhere. */
+    backup?: BackupSchedule;
 }
 
 /**
@@ -25,10 +27,13 @@ export class InstallationCheck extends pulumi.ComponentResource {
         this.states = args.nodes.map((node) =>
             new InstalledState(`${name}-${node.name}`, {
                 node,
-                toolkit: args.toolkit,
-                toolkitSha256: args.toolkitSha256,
-                timer: args.backups ? "enabled active" : "absent",
-            }, { parent: this, dependsOn: args.after[node.name] ?? [] }),
+                toolkit: args.toolkitText,
+                toolkitSha256: args.toolkit.toolkitDigest,
+                timer: args.backup ? "enabled active" : "absent",
+            }, {
+                parent: this,
+                dependsOn: [...args.toolkit.installedOn(node.name), ...(args.backup?.timerOn(node.name) ?? [])],
+            }),
         );
         this.registerOutputs({ nodes: args.nodes.map((n) => n.name) });
     }

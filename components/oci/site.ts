@@ -1,12 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import { OciSettings, Role, SnapshotSettings } from "../lib/config";
-import { planHosts, PlannedHost, siteSubnets } from "../lib/layout";
-import { MirroredSpec } from "../lib/spec";
+import { planHosts, PlannedHost, siteSubnets } from "../../lib/layout";
+import { MirroredSpec } from "../../lib/spec";
 import { ClusterBootstrap } from "./clusterBootstrap";
 import { Network } from "./network";
 import { Nodes, NodeOutput } from "./nodes";
 import { Peering } from "./peering";
-import { SnapshotStore } from "./snapshotStore";
+import { SnapshotStore, SnapshotStoreArgs } from "./snapshotStore";
 
 /** What a standby needs from the primary's stack outputs. */
 export interface PrimarySite {
@@ -18,19 +17,33 @@ export interface PrimarySite {
     bucketNamespace: string;
 }
 
-export interface SiteArgs {
+/** The OCI network a site lives in and who may reach it. */
+export interface OciNetworkSettings {
+    compartmentId: string;
+    vcnCidr: string;
+    /** The other site's VCN, routed through the DRG; the standby learns it from the primary. */
+    peerVcnCidr?: string;
+    operatorCidr?: string;
+    bastion: boolean;
+    /** TCP ports the other site's VCN may reach on this site's nodes. */
+    allowFromPeer: number[];
+    nodeImageId: string;
+    sshPublicKey: string;
+}
+
+export interface OciSiteArgs {
     stack: string;
-    role: Role;
     region: string;
-    oci: OciSettings;
-    snapshots: SnapshotSettings;
+    network: OciNetworkSettings;
+    /** Snapshot store settings; `nodeAccess` follows the site's role. */
+    store: Pick<SnapshotStoreArgs, "nodeAccess" | "prefix" | "retentionDays" | "parExpiresAt" | "kmsKeyId">;
     spec: MirroredSpec;
-    /** Standby only. */
+    /** Standby only: the primary's site, from its stack outputs. */
     primary?: PrimarySite;
 }
 
-/** One complete site: network and DRG, peering, snapshot store, and the kubeadm nodes. */
-export class Site extends pulumi.ComponentResource {
+/** One complete OCI site: network and DRG, peering, snapshot store, and the kubeadm nodes. */
+export class OciSite extends pulumi.ComponentResource {
     readonly network: Network;
     readonly peering: Peering;
     readonly store: SnapshotStore;
@@ -39,9 +52,9 @@ export class Site extends pulumi.ComponentResource {
     readonly nodeOutputs: NodeOutput[];
     readonly peerVcnCidr: string;
 
-    constructor(name: string, args: SiteArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, args: OciSiteArgs, opts?: pulumi.ComponentResourceOptions) {
         super("etcd-dr:site:Site", name, {}, opts);
-        const { oci: config, spec, primary } = args;
+        const { network: config, spec, primary } = args;
         const child = { parent: this };
         const peerVcnCidr = config.peerVcnCidr ?? primary?.vcnCidr;
         if (!peerVcnCidr) {
@@ -70,9 +83,8 @@ export class Site extends pulumi.ComponentResource {
             compartmentId: config.compartmentId,
             clusterName: spec.topology.clusterName,
             stack: args.stack,
-            role: args.role,
             region: args.region,
-            settings: args.snapshots,
+            ...args.store,
             replicateFrom: primary
                 ? { bucket: primary.bucketName, namespace: primary.bucketNamespace, region: primary.region, compartmentId: primary.compartmentId }
                 : undefined,

@@ -1,9 +1,10 @@
 // The one typed config loader. It reads every key, reports every problem as one line, and never
 // throws: the caller decides how to stop (pulumi.RunError in the program, exit 1 in the plan tool).
 
-import { cidrTextsOverlap, parseCidr } from "./cidr";
-import { isDnsLabel } from "./names";
-import { parseSnapshotId } from "./snapshot";
+import { cidrTextsOverlap, parseCidr } from "../lib/cidr";
+import { Host, isHostRole } from "../lib/hosts";
+import { isDnsLabel } from "../lib/names";
+import { COMPRESSIONS, Compression, parseSnapshotId } from "../lib/snapshot";
 import {
     ClusterSpec,
     DEFAULT_CLUSTER,
@@ -13,14 +14,13 @@ import {
     PartialMirroredSpec,
     Topology,
     validateSpec,
-} from "./spec";
+} from "../lib/spec";
 
 export const PROJECT = "etcd-dr";
 export const ROLES = ["primary", "standby"] as const;
 export type Role = (typeof ROLES)[number];
 export const PLATFORMS = ["oci", "existing"] as const;
 export type Platform = (typeof PLATFORMS)[number];
-export const COMPRESSIONS = ["gzip", "zstd", "none"] as const;
 
 /** Raw config as Pulumi stores it: full keys ("etcd-dr:role", "oci:region") to strings; objects are JSON. */
 export interface ConfigSource {
@@ -40,14 +40,12 @@ export interface BackupSettings {
     /** systemd OnCalendar expression of the backup timer. */
     onCalendar: string;
     randomizedDelaySec: number;
-    compression: (typeof COMPRESSIONS)[number];
+    compression: Compression;
 }
 
 /** A node of the `existing` platform. */
-export interface ExistingNode {
-    name: string;
+export interface ExistingNode extends Host {
     address: string;
-    role: "control-plane" | "worker";
     user?: string;
     port?: number;
 }
@@ -307,7 +305,7 @@ function loadExistingNodes(read: Reader): ExistingNode[] {
             read.errors.push(`${where} needs a name and an address`);
             return;
         }
-        if (node.role !== "control-plane" && node.role !== "worker") {
+        if (!isHostRole(node.role)) {
             read.errors.push(`${where} (${node.name}) has role '${String(node.role)}'; use control-plane or worker`);
             return;
         }
@@ -437,23 +435,4 @@ function checkNodesMatchTopology(read: Reader, nodes: ExistingNode[], topology: 
 
 function stackCluster(stack: string): string {
     return `k8s-${stack}`.toLowerCase().replace(/[^a-z0-9-]/g, "-");
-}
-
-/** Days until a PAR expires, for the 30-day warning; negative when already expired. */
-export function daysUntil(isoTime: string, now: Date): number {
-    return (Date.parse(isoTime) - now.getTime()) / 86_400_000;
-}
-
-export const PAR_WARNING_DAYS = 30;
-
-export function parExpiryWarning(isoTime: string, now: Date): string | undefined {
-    if (!isoTime) return undefined;
-    const days = daysUntil(isoTime, now);
-    if (days < 0) {
-        return `etcd-dr:snapshots.parExpiresAt ${isoTime} is in the past: backups and restores will be refused; set a later time`;
-    }
-    if (days < PAR_WARNING_DAYS) {
-        return `the snapshot store's pre-authenticated requests expire in ${Math.floor(days)} days (${isoTime}); raise etcd-dr:snapshots.parExpiresAt and run pulumi up`;
-    }
-    return undefined;
 }

@@ -2,18 +2,18 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as fs from "fs";
 import * as path from "path";
-import { NodeRole, renderCloudInit } from "../lib/cloudinit";
-import { PlannedHost } from "../lib/layout";
-import { MirroredSpec } from "../lib/spec";
+import { BootstrapRole, renderCloudInit } from "../../lib/cloudinit";
+import { PlannedHost } from "../../lib/layout";
+import { MirroredSpec } from "../../lib/spec";
 
 export interface ClusterBootstrapArgs {
     spec: MirroredSpec;
     hosts: PlannedHost[];
 }
 
-const BOOTSTRAP_SCRIPT = path.join(__dirname, "..", "node", "kube-bootstrap.sh");
+const BOOTSTRAP_SCRIPT = path.join(__dirname, "..", "..", "node", "kube-bootstrap.sh");
 
-function nodeRole(host: PlannedHost, index: number): NodeRole {
+function bootstrapRole(host: PlannedHost, index: number): BootstrapRole {
     if (host.role === "worker") return "join-worker";
     return index === 0 ? "init" : "join-control-plane";
 }
@@ -52,7 +52,7 @@ export class ClusterBootstrap extends pulumi.ComponentResource {
                 .apply(([bootstrapToken, certificateKey]) =>
                     renderCloudInit(args.spec, {
                         host: { name: host.name, ip: host.ip },
-                        role: nodeRole(host, index),
+                        role: bootstrapRole(host, index),
                         siteHosts,
                         apiAddress,
                         bootstrapToken,

@@ -1,8 +1,8 @@
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
-import { siteSubnets } from "../lib/layout";
-import { ingressRules, IngressRule, NsgName, ruleKey } from "../lib/security";
-import { Cni } from "../lib/spec";
+import { siteSubnets } from "../../lib/layout";
+import { ingressRules, IngressRule, NsgName, ruleKey } from "../../lib/security";
+import { Cni } from "../../lib/spec";
 
 export interface NetworkArgs {
     compartmentId: pulumi.Input<string>;

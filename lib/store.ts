@@ -1,0 +1,80 @@
+// The snapshot store contract shared with the node toolkit (node/etcd-dr) and the lab's emulator:
+// where a snapshot's objects live, how a pre-authenticated request lists them, and how the
+// listing becomes snapshots. Object names: "<prefix>/<cluster>/<snapshotId>/<object>".
+
+import { parseSnapshotId } from "./snapshot";
+
+export interface HttpResult {
+    status: number;
+    body: string;
+}
+
+/** A GET that returns status and text; injected so the store logic is tested without a network. */
+export type Fetch = (url: string) => Promise<HttpResult>;
+
+/** Plain HTTP(S) GET with Node's fetch, with a timeout so a preview never hangs on a dead store. */
+export const httpFetch: Fetch = async (url) => {
+    const response = await fetch(url, { signal: AbortSignal.timeout(20_000) });
+    return { status: response.status, body: await response.text() };
+};
+
+/** Object-name prefix under which one cluster's snapshots live: "<prefix>/<cluster>/". */
+export function snapshotPrefix(prefix: string, clusterName: string): string {
+    return `${prefix.replace(/\/+$/, "")}/${clusterName}/`;
+}
+
+/** Object-name directory of one snapshot: "<prefix>/<cluster>/<id>/". */
+export function snapshotDir(prefix: string, cluster: string, id: string): string {
+    return `${snapshotPrefix(prefix, cluster)}${id}/`;
+}
+
+export interface ListedObject {
+    name: string;
+    size: number;
+}
+
+export interface SnapshotEntry {
+    id: string;
+    createdAt: Date;
+    revision: number;
+    sizeBytes: number;
+    committed: boolean;
+}
+
+/** Groups a listing under "<prefix>/<cluster>/" into snapshots; only those with manifest.json are committed. */
+export function groupSnapshots(objects: ListedObject[], root: string): SnapshotEntry[] {
+    const byId = new Map<string, SnapshotEntry>();
+    for (const object of objects) {
+        if (!object.name.startsWith(root)) continue;
+        const [id, file] = object.name.slice(root.length).split("/");
+        const parsed = parseSnapshotId(id);
+        if (!parsed || !file) continue;
+        const entry = byId.get(id) ?? { id, createdAt: parsed.createdAt, revision: parsed.revision, sizeBytes: 0, committed: false };
+        entry.sizeBytes += object.size;
+        entry.committed = entry.committed || file === "manifest.json";
+        byId.set(id, entry);
+    }
+    return [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
+}
+
+interface ListingPage {
+    objects?: { name: string; size?: number }[];
+    nextStartWith?: string;
+}
+
+/** Every object under the prefix, across pages, through a read + list PAR URL ending in /o/. */
+export async function listObjects(readUrl: string, prefix: string, fetchText: Fetch): Promise<ListedObject[]> {
+    const objects: ListedObject[] = [];
+    let start = "";
+    for (;;) {
+        const url = `${readUrl}?prefix=${encodeURIComponent(prefix)}&fields=name,size${start ? `&start=${encodeURIComponent(start)}` : ""}`;
+        const response = await fetchText(url);
+        if (response.status !== 200) {
+            throw new Error(`listing the snapshot store failed with HTTP ${response.status}; check that the PAR allows listing and has not expired`);
+        }
+        const page = JSON.parse(response.body) as ListingPage;
+        for (const o of page.objects ?? []) objects.push({ name: o.name, size: o.size ?? 0 });
+        if (!page.nextStartWith) return objects;
+        start = page.nextStartWith;
+    }
+}

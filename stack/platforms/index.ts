@@ -1,0 +1,13 @@
+// The one place a platform name becomes code.
+
+import { Platform } from "../config";
+import { existingPlatform } from "./existing";
+import { ociPlatform } from "./oci";
+import { PlatformAdapter } from "./platform";
+
+export const PLATFORM_ADAPTERS: Record<Platform, PlatformAdapter> = {
+    oci: ociPlatform,
+    existing: existingPlatform,
+};
+
+export type { BuiltSite, PlatformAdapter, SiteContext } from "./platform";

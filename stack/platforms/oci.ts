@@ -1,0 +1,95 @@
+// The `oci` platform: the program creates the network, peering, buckets and instances, and the
+// instances bootstrap kubeadm from cloud-init.
+
+import { OciSite } from "../../components/oci/site";
+import { cidrTextsOverlap } from "../../lib/cidr";
+import { NodeConnection } from "../../lib/connection";
+import { SiteConfig } from "../config";
+import { PrimaryView } from "../contract";
+import { BuiltSite, PlatformAdapter, SiteContext } from "./platform";
+
+function settings(config: SiteConfig): NonNullable<SiteConfig["oci"]> {
+    if (!config.oci) throw new Error("the oci platform was chosen but its settings were not loaded");
+    return config.oci;
+}
+
+export const ociPlatform: PlatformAdapter = {
+    bootstrapsNodes: true,
+
+    siteRanges(config: SiteConfig, primary?: PrimaryView): string[] {
+        return [settings(config).vcnCidr, primary?.oci?.vcnCidr ?? settings(config).peerVcnCidr ?? ""].filter(Boolean);
+    },
+
+    peerProblems(config: SiteConfig, primary: PrimaryView): string[] {
+        const mine = settings(config);
+        const theirs = primary.oci;
+        if (!theirs) {
+            return ["the primary stack exports no OCI site (output `oci`): update it with this version of etcd-dr first"];
+        }
+        const problems: string[] = [];
+        if (theirs.peerVcnCidr !== mine.vcnCidr) {
+            problems.push(`the primary routes its peer at ${theirs.peerVcnCidr} but this stack's vcnCidr is ${mine.vcnCidr}; make them equal`);
+        }
+        if (cidrTextsOverlap(mine.vcnCidr, theirs.vcnCidr)) {
+            problems.push(`etcd-dr:vcnCidr ${mine.vcnCidr} overlaps the primary's VCN ${theirs.vcnCidr}; peered VCNs need disjoint ranges`);
+        }
+        if (theirs.region === config.region) {
+            problems.push(`the standby is in the primary's region ${config.region}; put it in another region (oci:region)`);
+        }
+        return problems;
+    },
+
+    build({ config, spec, primary, privateKey }: SiteContext): BuiltSite {
+        const network = settings(config);
+        const peer = primary?.oci;
+        const site = new OciSite(config.stack, {
+            stack: config.stack,
+            region: config.region,
+            network,
+            store: {
+                nodeAccess: config.role === "primary" ? "backup-write" : "restore-read",
+                prefix: config.snapshots.prefix,
+                retentionDays: config.snapshots.retentionDays,
+                parExpiresAt: config.snapshots.parExpiresAt,
+                kmsKeyId: config.snapshots.kmsKeyId,
+            },
+            spec,
+            primary: peer,
+        });
+        const bastion = site.nodes.bastion;
+        const nodes: NodeConnection[] = site.hosts.map((h) => ({
+            name: h.name,
+            role: h.role,
+            host: h.ip,
+            port: 22,
+            user: config.sshUser,
+            privateKey,
+            proxy: bastion ? { host: bastion.publicIp, user: config.sshUser, privateKey } : undefined,
+        }));
+        return {
+            controlPlane: nodes.filter((n) => n.role === "control-plane"),
+            workers: nodes.filter((n) => n.role === "worker"),
+            writeUrl: site.store.writeUrl,
+            readUrl: site.store.readUrl,
+            apiEndpoint: site.hosts[0].ip,
+            nodes: site.nodeOutputs.map((n) => ({ name: n.name, role: n.role, address: n.privateIp })),
+            outputs: {
+                oci: {
+                    region: config.region,
+                    compartmentId: network.compartmentId,
+                    vcnCidr: network.vcnCidr,
+                    peerVcnCidr: site.peerVcnCidr,
+                    vcnId: site.network.vcn.id,
+                    drgId: site.network.drg.id,
+                    rpcId: site.peering.connection.id,
+                    bucketName: site.store.bucket.name,
+                    bucketNamespace: site.store.namespace,
+                    ...(bastion ? { bastionPublicIp: bastion.publicIp } : {}),
+                    ...(peer
+                        ? { replication: { fromRegion: peer.region, fromBucket: peer.bucketName, toRegion: config.region, toBucket: site.store.bucket.name } }
+                        : {}),
+                },
+            },
+        };
+    },
+};

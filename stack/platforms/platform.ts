@@ -1,0 +1,42 @@
+// A platform is where a site's nodes and snapshot store come from. Each one is an adapter with
+// this shape; the stack program and the components never ask which platform they run on.
+
+import * as pulumi from "@pulumi/pulumi";
+import { NodeConnection } from "../../lib/connection";
+import { MirroredSpec } from "../../lib/spec";
+import { SiteConfig } from "../config";
+import { Exported, PrimaryView, SiteNodeOutput, SiteOutputs } from "../contract";
+
+export interface SiteContext {
+    config: SiteConfig;
+    spec: MirroredSpec;
+    /** Standby only: the primary, as its stack outputs describe it. */
+    primary?: PrimaryView;
+    /** Secret: the key Pulumi logs in to every node with. */
+    privateKey: pulumi.Output<string>;
+}
+
+/** A site's nodes and store, whichever platform made them. */
+export interface BuiltSite {
+    controlPlane: NodeConnection[];
+    workers: NodeConnection[];
+    /** Write-only store URL for backups (active site); secret. */
+    writeUrl?: pulumi.Output<string>;
+    /** Read + list store URL of the replica (standby); secret. */
+    readUrl?: pulumi.Output<string>;
+    /** Where Pulumi reaches the Kubernetes API server. */
+    apiEndpoint: pulumi.Input<string>;
+    nodes: Exported<SiteNodeOutput[]>;
+    /** The platform's own part of the stack outputs. */
+    outputs: Partial<{ [K in "oci"]: Exported<SiteOutputs[K]> }>;
+}
+
+export interface PlatformAdapter {
+    /** The VCN ranges the cluster's pod and service subnets must not overlap. */
+    siteRanges(config: SiteConfig, primary?: PrimaryView): string[];
+    /** True where the program bootstraps kubeadm itself (the spec must say how). */
+    bootstrapsNodes: boolean;
+    /** Standby only: what must agree with the primary beyond the mirrored spec; one line each. */
+    peerProblems(config: SiteConfig, primary: PrimaryView): string[];
+    build(context: SiteContext): BuiltSite;
+}

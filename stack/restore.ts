@@ -1,0 +1,54 @@
+// The failover, wired: the prechecks that refuse a bad restore before any node is touched, then
+// the RestoreFromSnapshot chain on the site's nodes.
+
+import * as pulumi from "@pulumi/pulumi";
+import { NodeToolkit } from "../components/dr/nodeToolkit";
+import { RestoreFromSnapshot } from "../components/dr/restoreFromSnapshot";
+import { knownValue } from "../lib/outputs";
+import { runPrechecks } from "../lib/prechecks";
+import { MirroredSpec } from "../lib/spec";
+import { httpFetch } from "../lib/store";
+import { SiteConfig } from "./config";
+import { BuiltSite } from "./platforms";
+import { ConfigProblems } from "./problems";
+
+/** Set by the offline plan: nothing outside this process can be reached. */
+export const OFFLINE_ENV = "ETCD_DR_OFFLINE_PLAN";
+
+export async function restoreSite(
+    config: SiteConfig,
+    snapshotId: string,
+    spec: MirroredSpec,
+    site: BuiltSite,
+    toolkit: NodeToolkit,
+    now: Date,
+): Promise<RestoreFromSnapshot> {
+    const offline = process.env[OFFLINE_ENV] === "1";
+    const checked = await runPrechecks({
+        snapshotId,
+        // The one place the program waits on a resource output: the checks must run before any node is touched.
+        readUrl: offline ? undefined : await knownValue(site.readUrl),
+        prefix: config.snapshots.prefix,
+        cluster: spec.topology.clusterName,
+        controlPlane: spec.topology.controlPlane,
+        kubernetesVersion: spec.cluster.kubernetesVersion,
+        etcdVersion: spec.cluster.etcdVersion,
+        parExpiresAt: config.snapshots.parExpiresAt || undefined,
+        now,
+        offline,
+        fetch: httpFetch,
+    });
+    for (const skipped of checked.skipped) {
+        void pulumi.log.info(skipped);
+    }
+    if (checked.problems.length > 0) {
+        throw new ConfigProblems(checked.problems.map((p) => `restore refused before touching any node: ${p}`));
+    }
+    return new RestoreFromSnapshot(`${config.stack}-restore`, {
+        snapshotId,
+        controlPlane: site.controlPlane,
+        workers: site.workers,
+        toolkit,
+        reconcileWorkloads: config.kubernetesApi,
+    });
+}
