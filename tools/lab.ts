@@ -38,6 +38,10 @@ export interface Run {
 }
 
 export class LabAccess {
+    /** etcdctl against a node's own etcd, with kubeadm's certificate paths. */
+    static readonly ETCDCTL = "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt " +
+        "--cert=/etc/kubernetes/pki/etcd/server.crt --key=/etc/kubernetes/pki/etcd/server.key";
+
     constructor(readonly lab: Lab = readLab()) {}
 
     node(site: Site, name: string): LabNode {
@@ -70,8 +74,7 @@ export class LabAccess {
     }
 
     etcdctl(site: Site, name: string, args: string, input?: string | Buffer): string {
-        return this.ok(site, name, `ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt ` +
-            `--cert=/etc/kubernetes/pki/etcd/server.crt --key=/etc/kubernetes/pki/etcd/server.key ${args}`, input);
+        return this.ok(site, name, `${LabAccess.ETCDCTL} ${args}`, input);
     }
 }
 

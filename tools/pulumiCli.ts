@@ -1,0 +1,59 @@
+// The offline engine's environment and a thin wrapper around the Pulumi CLI, for the drill and
+// the tests. The environment comes from scripts/engine-env.sh, the one place it is defined.
+
+import { execFileSync, spawnSync } from "child_process";
+import * as path from "path";
+
+export const ROOT = path.resolve(__dirname, "..");
+
+const ENGINE_VARS = [
+    "PATH",
+    "PULUMI_HOME",
+    "PULUMI_BACKEND_URL",
+    "PULUMI_CONFIG_PASSPHRASE",
+    "PULUMI_SKIP_UPDATE_CHECK",
+    "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION",
+    "PULUMI_SKIP_CONFIRMATIONS",
+    "PULUMI_DIY_BACKEND_GZIP",
+];
+
+/** What `source scripts/engine-env.sh` sets (it builds the engine first when it is not cached). */
+export function engineEnv(): NodeJS.ProcessEnv {
+    const script = `set -e; source ${JSON.stringify(path.join(ROOT, "scripts", "engine-env.sh"))} >&2; env -0`;
+    const dump = execFileSync("bash", ["-c", script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], cwd: ROOT });
+    const env: NodeJS.ProcessEnv = {};
+    for (const entry of dump.split("\0")) {
+        const at = entry.indexOf("=");
+        if (at > 0 && ENGINE_VARS.includes(entry.slice(0, at))) env[entry.slice(0, at)] = entry.slice(at + 1);
+    }
+    return env;
+}
+
+export class Pulumi {
+    constructor(readonly env: NodeJS.ProcessEnv) {}
+
+    run(args: string[], input?: string): { status: number; stdout: string; stderr: string } {
+        const result = spawnSync("pulumi", [...args, "--non-interactive"], {
+            cwd: ROOT,
+            env: { ...process.env, ...this.env },
+            input,
+            encoding: "utf8",
+            maxBuffer: 256 * 1024 * 1024,
+        });
+        if (result.error) throw result.error;
+        return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+    }
+
+    ok(args: string[], input?: string): string {
+        const result = this.run(args, input);
+        if (result.status !== 0) {
+            throw new Error(`pulumi ${args.join(" ")} failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
+        }
+        return result.stdout;
+    }
+
+    outputs(stack: string): Record<string, unknown> {
+        return JSON.parse(this.ok(["stack", "output", "--stack", stack, "--json", "--show-secrets"])) as Record<string, unknown>;
+    }
+}
+
