@@ -1,0 +1,454 @@
+// The node toolkit's functions in real bash, without the lab: the assembled toolkit (what a node
+// receives) is sourced, with curl, etcdctl, etcdutl, date or hostname stubbed as bash functions
+// where a test needs them, as Kubernetes' hack/lib/util_test.sh does.
+//
+// ETCD_DR_TOOLKIT=<file> runs these tests against another build of the toolkit, e.g. the one before
+// the split, to see which behaviours it lacked:
+//   git show ac1b9fe:node/etcd-dr > /tmp/old-etcd-dr && ETCD_DR_TOOLKIT=/tmp/old-etcd-dr npx mocha test/unit/toolkit-bash.test.ts
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import { createHash, randomBytes } from "crypto";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { manifestProblems, parseSnapshotId } from "../../lib/snapshot";
+import { readToolkit } from "../../lib/toolkitSource";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const FIXTURES = path.join(ROOT, "test", "fixtures");
+const GOLDEN_MANIFEST = path.join(FIXTURES, "manifest.golden.json");
+const ETCD_MANIFEST = path.join(FIXTURES, "etcd.yaml");
+
+interface Run {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+}
+
+function sha256(data: string | Buffer): string {
+    return createHash("sha256").update(data).digest("hex");
+}
+
+/** Single-quoted for bash. */
+function q(text: string): string {
+    return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+function errorLines(stderr: string): string[] {
+    return stderr.split("\n").filter((line) => line.startsWith("etcd-dr: ERROR:"));
+}
+
+function lastLine(text: string): string {
+    const lines = text.trimEnd().split("\n");
+    return lines[lines.length - 1];
+}
+
+describe("node toolkit functions in bash (no lab)", function () {
+    this.timeout(60_000);
+    let work: string;
+    let toolkit: string;
+
+    before(() => {
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-bash-"));
+        toolkit = process.env.ETCD_DR_TOOLKIT ?? path.join(work, "etcd-dr");
+        if (!process.env.ETCD_DR_TOOLKIT) fs.writeFileSync(toolkit, readToolkit(), { mode: 0o755 });
+    });
+
+    after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+    // Runs SCRIPT in bash after sourcing the toolkit. INVOCATION_ID keeps log() out of the journal.
+    function sourced(script: string, env: Record<string, string> = {}): Run {
+        const run = spawnSync("bash", ["-c", `source ${q(toolkit)}\n${script}`], {
+            encoding: "utf8",
+            cwd: work,
+            env: { ...process.env, INVOCATION_ID: "etcd-dr-unit-test", ETCD_DR_ENV: path.join(work, "unset.env"), ...env },
+        });
+        return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+    }
+
+    // Runs a toolkit file as a command, the way an operator or Pulumi does.
+    function command(file: string, args: string[], env: Record<string, string>): Run {
+        const run = spawnSync("bash", [file, ...args], { encoding: "utf8", cwd: work, env: { ...process.env, INVOCATION_ID: "etcd-dr-unit-test", ...env } });
+        return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+    }
+
+    // A settings file as Pulumi writes it (mode 0600), with a state dir of its own.
+    function settingsFile(name: string, lines: string[]): string {
+        const file = path.join(work, `${name}.env`);
+        fs.writeFileSync(file, `${lines.join("\n")}\n`, { mode: 0o600 });
+        fs.chmodSync(file, 0o600);
+        return file;
+    }
+
+    describe("check_id", () => {
+        const NEEDS_ID = "etcd-dr: ERROR: name the snapshot id (YYYYMMDDTHHMMSSZ-r<revision>); `etcd-dr list` shows them\n";
+        const notAnId = (id: string) => `etcd-dr: ERROR: '${id}' is not a snapshot id (YYYYMMDDTHHMMSSZ-r<revision>); \`etcd-dr list\` shows them\n`;
+        const notATime = (id: string) => `etcd-dr: ERROR: '${id}' is not a snapshot id: ${id.split("-r")[0]} is not a real time\n`;
+        const cases: [string, string][] = [
+            ["", NEEDS_ID],
+            ["latest", notAnId("latest")],
+            ["20261121T170053Z-r", notAnId("20261121T170053Z-r")],
+            ["20261121T170053Z-r3-x", notAnId("20261121T170053Z-r3-x")],
+            ["20261121-170053Z-r3", notAnId("20261121-170053Z-r3")],
+            ["20261332T000000Z-r5", notATime("20261332T000000Z-r5")],
+            ["20260230T120000Z-r1", notATime("20260230T120000Z-r1")],
+            ["20261121T240000Z-r1", notATime("20261121T240000Z-r1")],
+            ["20261121T175960Z-r1", notATime("20261121T175960Z-r1")],
+        ];
+
+        it("accepts a real id and prints nothing", () => {
+            const run = sourced("check_id 20261121T170053Z-r3 && echo accepted");
+            assert.deepStrictEqual(run, { status: 0, stdout: "accepted\n", stderr: "" });
+        });
+
+        for (const [id, error] of cases) {
+            it(`refuses '${id}' with exactly one line, as the TypeScript parser does`, () => {
+                const run = sourced(`check_id ${q(id)}; echo "not reached"`);
+                assert.deepStrictEqual(run, { status: 1, stdout: "", stderr: error });
+                assert.strictEqual(parseSnapshotId(id), undefined, "lib/snapshot.ts must refuse it too");
+            });
+        }
+    });
+
+    describe("manifest.json", () => {
+        const ID = "20261121T170053Z-r3";
+        const PLAIN_SHA = sha256("plain snapshot\n");
+
+        // Writes a manifest as `etcd-dr backup` does, with the clock and host name pinned.
+        function writeManifest(dir: string): Run {
+            fs.mkdirSync(dir, { recursive: true });
+            fs.writeFileSync(path.join(dir, "snapshot.db.gz.enc"), "snapshot bytes\n");
+            fs.writeFileSync(path.join(dir, "pki.tar.gz.enc"), "pki bytes\n");
+            return sourced(
+                [
+                    "date() { echo 2026-11-21T17:00:53Z; }",
+                    "hostname() { echo cp1; }",
+                    "ETCD_DR_CLUSTER=payments ETCD_DR_COMPRESSION=gzip ETCD_DR_ENCRYPTION_KEY_FILE=/etc/etcd-dr/encryption.key",
+                    "ETCD_DR_KUBERNETES_VERSION=1.31.4 SNAP_REVISION=3 SNAP_HASH=2386062415 SNAP_KEYS=1042",
+                    `cd ${q(dir)}`,
+                    `write_manifest manifest.json ${ID} cp1,cp2,cp3 3.5.15 ${PLAIN_SHA} snapshot.db.gz.enc pki.tar.gz.enc`,
+                ].join("\n"),
+            );
+        }
+
+        it("is written byte for byte as the golden fixture", () => {
+            const dir = path.join(work, "manifest-write");
+            const run = writeManifest(dir);
+            assert.deepStrictEqual(run, { status: 0, stdout: "", stderr: "" });
+            assert.strictEqual(fs.readFileSync(path.join(dir, "manifest.json"), "utf8"), fs.readFileSync(GOLDEN_MANIFEST, "utf8"));
+        });
+
+        it("is read back by manifest_value, manifest_objects and manifest_members as the JSON says", () => {
+            const golden = JSON.parse(fs.readFileSync(GOLDEN_MANIFEST, "utf8")) as Record<string, unknown>;
+            const scalars = Object.keys(golden).filter((key) => typeof golden[key] !== "object");
+            const run = sourced(
+                [
+                    ...scalars.map((key) => `printf '%s=%s\\n' ${key} "$(manifest_value ${q(GOLDEN_MANIFEST)} ${key})"`),
+                    `manifest_objects ${q(GOLDEN_MANIFEST)}`,
+                    `manifest_members ${q(GOLDEN_MANIFEST)}`,
+                ].join("\n"),
+            );
+            assert.strictEqual(run.stderr, "");
+            const objects = golden.objects as { name: string; size: number; sha256: string }[];
+            assert.strictEqual(
+                run.stdout,
+                [
+                    ...scalars.map((key) => `${key}=${String(golden[key])}`),
+                    ...objects.map((o) => `${o.name}\t${o.size}\t${o.sha256}`),
+                    (golden.members as string[]).join(","),
+                ].join("\n") + "\n",
+            );
+            assert.strictEqual(objects.length, 2);
+        });
+
+        it("manifest_members sorts, so the members compare whatever order the backup wrote", () => {
+            const shuffled = path.join(work, "shuffled.json");
+            fs.writeFileSync(shuffled, fs.readFileSync(GOLDEN_MANIFEST, "utf8").replace('"members": ["cp1","cp2","cp3"],', '"members": ["cp3","cp1","cp2"],'));
+            assert.deepStrictEqual(sourced(`manifest_members ${q(shuffled)}`), { status: 0, stdout: "cp1,cp2,cp3\n", stderr: "" });
+        });
+
+        it("is a manifest the TypeScript side accepts (lib/snapshot.ts manifestProblems)", () => {
+            const golden = JSON.parse(fs.readFileSync(GOLDEN_MANIFEST, "utf8"));
+            assert.deepStrictEqual(manifestProblems(golden, ID), []);
+            assert.deepStrictEqual(manifestProblems({ ...golden, etcdRevision: 4 }, ID), ["manifest etcdRevision 4 differs from the id's revision"]);
+        });
+
+        it("objects listed by manifest_objects are the files' sizes and digests", () => {
+            const dir = path.join(work, "manifest-write");
+            writeManifest(dir);
+            const run = sourced(`manifest_objects ${q(path.join(dir, "manifest.json"))}`);
+            assert.strictEqual(
+                run.stdout,
+                `snapshot.db.gz.enc\t15\t${sha256("snapshot bytes\n")}\npki.tar.gz.enc\t10\t${sha256("pki bytes\n")}\n`,
+            );
+        });
+    });
+
+    describe("the restored cluster's peers", () => {
+        it("initial_cluster names every member by host name, sorted, on the peer port", () => {
+            const run = sourced("ETCD_DR_MEMBERS=cp2,cp1,,cp3 ETCD_DR_PEER_PORT=2380\ninitial_cluster");
+            assert.deepStrictEqual(run, { status: 0, stdout: "cp1=https://cp1:2380,cp2=https://cp2:2380,cp3=https://cp3:2380", stderr: "" });
+        });
+
+        it("initial_cluster without ETCD_DR_MEMBERS fails with the one line that names it, not an empty cluster", () => {
+            const env = path.join(work, "members.env");
+            const run = sourced(`ETCD_DR_PEER_PORT=2380\nnote_errors_in ${q(work)}\ncluster="$(initial_cluster)"\necho "cluster '$cluster'"`, { ETCD_DR_ENV: env });
+            assert.deepStrictEqual(run, {
+                status: 1,
+                stdout: "",
+                stderr: `etcd-dr: ERROR: ETCD_DR_MEMBERS is not set in ${env}; it is needed to know this site's control-plane host names\n`,
+            });
+        });
+
+        it("rewrite_peer_flags turns kubeadm's IP-based peer flags into host-name URLs and leaves every other line alone", () => {
+            const original = fs.readFileSync(ETCD_MANIFEST, "utf8");
+            const manifest = path.join(work, "etcd.yaml");
+            fs.writeFileSync(manifest, original);
+            const cluster = "cp1=https://cp1:2380,cp2=https://cp2:2380,cp3=https://cp3:2380";
+            const run = sourced(`ETCD_DR_PEER_PORT=2380\nrewrite_peer_flags ${q(manifest)} cp2 ${q(cluster)}`);
+            assert.deepStrictEqual(run, { status: 0, stdout: "", stderr: "" });
+            const expected = original
+                .replace("    - --initial-advertise-peer-urls=https://10.0.1.11:2380\n", "    - --initial-advertise-peer-urls=https://cp2:2380\n")
+                .replace("    - --initial-cluster=cp1=https://10.0.1.10:2380,cp2=https://10.0.1.11:2380\n", `    - --initial-cluster=${cluster}\n`);
+            assert.notStrictEqual(expected, original, "the fixture has kubeadm's two peer flags");
+            assert.strictEqual(fs.readFileSync(manifest, "utf8"), expected);
+        });
+    });
+
+    describe("encoding", () => {
+        let keyA: string;
+        let keyB: string;
+        let plain: string;
+        const data = randomBytes(64 * 1024);
+
+        before(() => {
+            keyA = path.join(work, "a.key");
+            keyB = path.join(work, "b.key");
+            plain = path.join(work, "data.bin");
+            fs.writeFileSync(keyA, randomBytes(32).toString("hex"));
+            fs.writeFileSync(keyB, randomBytes(32).toString("hex"));
+            fs.writeFileSync(plain, data);
+        });
+
+        // Encodes with key A, then decodes SOURCE with KEY; prints "decoded" or "refused" and the files left.
+        function roundTrip(name: string, key: string, damage = ""): Run {
+            const dir = path.join(work, name);
+            fs.mkdirSync(dir);
+            return sourced(
+                [
+                    `cd ${q(dir)}`,
+                    `ETCD_DR_COMPRESSION=gzip ETCD_DR_ENCRYPTION_KEY_FILE=${q(keyA)}`,
+                    `encode ${q(plain)} object.gz.enc`,
+                    damage,
+                    `ETCD_DR_ENCRYPTION_KEY_FILE=${q(key)}`,
+                    "if decode object.gz.enc out gzip aes-256-cbc-pbkdf2; then echo decoded; else echo refused; fi",
+                    "ls",
+                ].join("\n"),
+            );
+        }
+
+        it("decode with the right key gives back the exact bytes", () => {
+            const run = roundTrip("right-key", keyA);
+            assert.deepStrictEqual(run, { status: 0, stdout: "decoded\nobject.gz.enc\nout\n", stderr: "" });
+            assert.ok(fs.readFileSync(path.join(work, "right-key", "out")).equals(data));
+        });
+
+        it("decode with a wrong key fails and leaves no output behind", () => {
+            const run = roundTrip("wrong-key", keyB);
+            assert.deepStrictEqual(run, { status: 0, stdout: "refused\nobject.gz.enc\n", stderr: "" });
+        });
+
+        it("decode of damaged data fails and leaves no output behind", () => {
+            const run = roundTrip("damaged", keyA, "printf 'XXXXXXXXXXXXXXXX' | dd of=object.gz.enc bs=1 seek=4096 conv=notrunc status=none");
+            assert.deepStrictEqual(run, { status: 0, stdout: "refused\nobject.gz.enc\n", stderr: "" });
+        });
+
+        it("decode of an encrypted object without a key file says so", () => {
+            const run = sourced("unset ETCD_DR_ENCRYPTION_KEY_FILE\nif decode /dev/null out gzip aes-256-cbc-pbkdf2; then echo decoded; else echo refused; fi");
+            assert.deepStrictEqual(run, {
+                status: 0,
+                stdout: "refused\n",
+                stderr: "etcd-dr: the snapshot is encrypted but ETCD_DR_ENCRYPTION_KEY_FILE is not set\n",
+            });
+        });
+    });
+
+    describe("etcdctl's answers", () => {
+        const STATUS = [
+            '"ClusterID" : 14841639068965178418',
+            '"MemberID" : 10276657743932975437',
+            '"Revision" : 1234',
+            '"RaftTerm" : 2',
+            '"Version" : "3.5.15"',
+            '"DBSize" : 20480',
+            '"Leader" : 10276657743932975437',
+            '"RaftIndex" : 4321',
+        ].join("\n");
+
+        it("field reads one value of `etcdctl -w fields`, without quotes, and nothing for a missing key", () => {
+            const run = sourced(
+                ["MemberID", "Version", "Revision", "Leader", "Missing"].map((key) => `printf '%s=%s\\n' ${key} "$(field ${key} <<<${q(STATUS)})"`).join("\n"),
+            );
+            assert.deepStrictEqual(run, {
+                status: 0,
+                stdout: "MemberID=10276657743932975437\nVersion=3.5.15\nRevision=1234\nLeader=10276657743932975437\nMissing=\n",
+                stderr: "",
+            });
+        });
+
+        it("is_leader compares the member with the leader (etcdctl stubbed)", () => {
+            const follower = STATUS.replace('"Leader" : 10276657743932975437', '"Leader" : 1');
+            const run = sourced(
+                [
+                    "ETCD_ENDPOINT=https://127.0.0.1:2379 ETCD_CA=ca ETCD_CERT=cert ETCD_KEY=key",
+                    `etcdctl() { printf '%s\\n' ${q(STATUS)}; }`,
+                    "if is_leader; then echo leader; else echo follower; fi",
+                    `etcdctl() { printf '%s\\n' ${q(follower)}; }`,
+                    "if is_leader; then echo leader; else echo follower; fi",
+                    "etcdctl() { return 1; }",
+                    "is_leader",
+                ].join("\n"),
+            );
+            assert.deepStrictEqual(run, {
+                status: 1,
+                stdout: "leader\nfollower\n",
+                stderr: "etcd-dr: ERROR: the local etcd at https://127.0.0.1:2379 does not answer\n",
+            });
+        });
+
+        it("snapshot_status sets SNAP_REVISION, SNAP_HASH and SNAP_KEYS from etcdutl (stubbed)", () => {
+            const run = sourced(
+                [
+                    `etcdutl() { printf '%s\\n' '"Hash" : 2386062415' '"Revision" : 1234' '"Keys" : 1042' '"Size" : 20480' '"Version" : "3.5.0"'; }`,
+                    'snapshot_status snapshot.db && echo "$SNAP_REVISION $SNAP_HASH $SNAP_KEYS"',
+                    `etcdutl() { printf '%s\\n' '"Hash" : 1' '"Revision" : ' ; }`,
+                    "if snapshot_status snapshot.db; then echo accepted; else echo 'no revision'; fi",
+                ].join("\n"),
+            );
+            assert.deepStrictEqual(run, { status: 0, stdout: "1234 2386062415 1042\nno revision\n", stderr: "" });
+        });
+    });
+
+    describe("failures end with one ERROR line", () => {
+        // The toolkit as it runs on a node (assembled) and as it runs from a checkout.
+        const builds = (): [string, string][] => [
+            ["assembled", toolkit],
+            ["checkout", path.join(ROOT, "node", "etcd-dr")],
+        ];
+
+        it("an unexpected failure inside a function (errtrace): a state dir under a regular file", () => {
+            fs.writeFileSync(path.join(work, "regular-file"), "");
+            const env = settingsFile("errtrace", ["ETCD_DR_CLUSTER=payments", `ETCD_DR_STATE_DIR=${path.join(work, "regular-file", "state")}`]);
+            for (const [build, file] of builds()) {
+                const run = command(file, ["status"], { ETCD_DR_ENV: env });
+                const what = `${build}: exit ${run.status}, stderr ${JSON.stringify(run.stderr)}`;
+                assert.notStrictEqual(run.status, 0, what);
+                assert.strictEqual(run.stdout, "", what);
+                assert.match(lastLine(run.stderr), /^etcd-dr: ERROR: 'mkdir -p "\$ETCD_DR_STATE_DIR"' failed with status 1 \(line \d+\); nothing after it ran$/, what);
+                assert.strictEqual(errorLines(run.stderr).length, 1, what);
+            }
+        });
+
+        it("list against a dead store fails instead of printing an empty table", async () => {
+            const port = await closedPort();
+            const env = settingsFile("dead-store", [
+                "ETCD_DR_CLUSTER=payments",
+                `ETCD_DR_STATE_DIR=${path.join(work, "state-dead-store")}`,
+                `ETCD_DR_READ_URL=http://127.0.0.1:${port}/p/token/n/ns/b/bucket/o/`,
+            ]);
+            for (const [build, file] of builds()) {
+                for (const args of [["list"], ["list", "--json"]]) {
+                    const run = command(file, args, { ETCD_DR_ENV: env });
+                    const what = `${build} ${args.join(" ")}: exit ${run.status}, stdout ${JSON.stringify(run.stdout)}, stderr ${JSON.stringify(run.stderr)}`;
+                    assert.notStrictEqual(run.status, 0, what);
+                    assert.strictEqual(run.stdout, "", what);
+                    assert.strictEqual(
+                        lastLine(run.stderr),
+                        "etcd-dr: ERROR: listing the snapshot store failed; check ETCD_DR_READ_URL and that its PAR allows listing and has not expired",
+                        what,
+                    );
+                    assert.strictEqual(errorLines(run.stderr).length, 1, what);
+                }
+            }
+            assert.deepStrictEqual(fs.readdirSync(path.join(work, "state-dead-store")), [], "no error note is left behind");
+        });
+
+        it("help prints the same usage from the checkout and assembled", () => {
+            const [assembled, checkout] = builds().map(([, file]) => command(file, ["help"], {}));
+            assert.strictEqual(assembled.status, 0);
+            assert.match(assembled.stdout, /^etcd-dr: etcd snapshot backup and restore/);
+            assert.match(assembled.stdout, /every failure ends with one line on stderr/i);
+            assert.doesNotMatch(assembled.stdout, /set -|shellcheck/);
+            assert.deepStrictEqual(checkout, assembled);
+        });
+    });
+
+    describe("list (curl stubbed)", () => {
+        const ROOT_PREFIX = "etcd/payments";
+        const PAGE_1 = JSON.stringify({
+            objects: [
+                { name: `${ROOT_PREFIX}/20261121T170053Z-r3/manifest.json`, size: 100 },
+                { name: `${ROOT_PREFIX}/20261121T170053Z-r3/pki.tar.gz.enc`, size: 10 },
+                { name: `${ROOT_PREFIX}/20261121T170053Z-r3/snapshot.db.gz.enc`, size: 1000 },
+            ],
+            nextStartWith: `${ROOT_PREFIX}/20261121T180000Z-r9/`,
+        });
+        // The second page holds an uncommitted snapshot (no manifest yet) and a newer committed one.
+        const PAGE_2 = JSON.stringify({
+            objects: [
+                { size: 5, name: `${ROOT_PREFIX}/20261121T180000Z-r9/snapshot.db.gz.enc` },
+                { name: `${ROOT_PREFIX}/20261121T190000Z-r12/manifest.json`, size: 1 },
+                { name: `${ROOT_PREFIX}/20261121T190000Z-r12/snapshot.db.gz.enc`, size: 2 },
+            ],
+        });
+
+        function list(pages: string[], args: string[]): Run {
+            const env = settingsFile("stubbed-store", [
+                "ETCD_DR_CLUSTER=payments",
+                `ETCD_DR_STATE_DIR=${path.join(work, "state-stubbed")}`,
+                "ETCD_DR_READ_URL=https://objectstorage.example.invalid/p/token/n/ns/b/bucket/o/",
+            ]);
+            return sourced(
+                [
+                    // The stub answers the listing request by its start= parameter, as the store pages.
+                    "curl() {",
+                    '    local arg start=""',
+                    '    for arg in "$@"; do',
+                    '        if [[ "$arg" == start=* ]]; then start="${arg#start=}"; fi',
+                    "    done",
+                    `    if [[ -z "$start" ]]; then printf '%s\\n' ${q(pages[0])}; else printf '%s\\n' ${q(pages[1] ?? "")}; fi`,
+                    "}",
+                    `main ${args.join(" ")}`,
+                ].join("\n"),
+                { ETCD_DR_ENV: env },
+            );
+        }
+
+        it("shows committed snapshots across pages, newest first, with their total size", () => {
+            const run = list([PAGE_1, PAGE_2], ["list", "--json"]);
+            assert.deepStrictEqual(run, {
+                status: 0,
+                stdout: '[{"id":"20261121T190000Z-r12","sizeBytes":3,"revision":12},{"id":"20261121T170053Z-r3","sizeBytes":1110,"revision":3}]\n',
+                stderr: "",
+            });
+        });
+
+        it("an empty store lists nothing and succeeds", () => {
+            const empty = JSON.stringify({ objects: [] });
+            assert.deepStrictEqual(list([empty], ["list", "--json"]), { status: 0, stdout: "[]\n", stderr: "" });
+            const table = list([empty], ["list"]);
+            assert.strictEqual(table.status, 0);
+            assert.match(table.stdout, /^ID +CREATED +AGE +SIZE +REVISION\n$/);
+        });
+    });
+});
+
+/** A local TCP port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+}
