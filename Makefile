@@ -26,7 +26,7 @@ typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
 lint: deps
-	shellcheck .ci/run scripts/*.sh node/*.sh node/etcd-dr lab/*.sh lab/kubelet-standin
+	shellcheck -x .ci/run scripts/*.sh node/*.sh node/etcd-dr node/lib/*.sh lab/*.sh lab/kubelet-standin
 	cd lab/objstore && PATH="/usr/local/go/bin:$$PATH" go vet ./... && PATH="/usr/local/go/bin:$$PATH" go test -count=1 ./...
 
 test-unit: deps

@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as path from "path";
 
 export const LAB_DIR = process.env.ETCD_DR_LAB_DIR ?? "/var/lib/etcd-dr-lab";
-export const TOOLKIT = path.resolve(__dirname, "..", "node", "etcd-dr");
+/** The node toolkit exactly as a node receives it: node/etcd-dr with its node/lib parts assembled. */
+export { readToolkit as toolkitText } from "../lib/toolkitSource";
 
 export interface LabNode {
     name: string;

@@ -3,9 +3,8 @@
 // each leaving the standby's etcd untouched and healthy.
 import * as assert from "assert";
 import { createHash, randomBytes } from "crypto";
-import * as fs from "fs";
 import { manifestProblems, SnapshotManifest } from "../../lib/snapshot";
-import { LabAccess, Site, TOOLKIT, waitFor } from "../helpers/lab";
+import { LabAccess, Site, toolkitText, waitFor } from "../helpers/lab";
 
 const ENCRYPTION_KEY = randomBytes(32).toString("hex");
 const SENTINEL = "/standby/sentinel";
@@ -38,7 +37,7 @@ describe("node toolkit on the lab", function () {
     }
 
     function install(site: Site, node: string): void {
-        lab.ok(site, node, "install -d -m 700 /etc/etcd-dr && cat > /usr/local/sbin/etcd-dr && chmod 755 /usr/local/sbin/etcd-dr", fs.readFileSync(TOOLKIT));
+        lab.ok(site, node, "install -d -m 700 /etc/etcd-dr && cat > /usr/local/sbin/etcd-dr && chmod 755 /usr/local/sbin/etcd-dr", toolkitText());
         lab.ok(site, node, "umask 077 && cat > /etc/etcd-dr/encryption.key", ENCRYPTION_KEY);
         lab.ok(site, node, "umask 077 && cat > /etc/etcd-dr/etcd-dr.env", settings(site));
     }
