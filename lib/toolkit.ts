@@ -2,19 +2,18 @@
 // Pure rendering, so the exact bytes that land on a node can be tested without a node.
 
 import { createHash } from "crypto";
-import * as fs from "fs";
-import * as path from "path";
 import { shellQuote } from "./cloudinit";
 import { Compression } from "./snapshot";
 
-export const TOOLKIT_PATH = path.join(__dirname, "..", "node", "etcd-dr");
 export const REMOTE_TOOLKIT = "/usr/local/sbin/etcd-dr";
 export const REMOTE_SETTINGS = "/etc/etcd-dr/etcd-dr.env";
 export const REMOTE_KEY = "/etc/etcd-dr/encryption.key";
+/** The backup timer `etcd-dr install-timer` writes (node/lib/timer.sh); a unit test keeps the two equal. */
+export const TIMER_UNIT = "etcd-dr-backup.timer";
+export const REMOTE_TIMER = `/etc/systemd/system/${TIMER_UNIT}`;
 
-export function readToolkit(): string {
-    return fs.readFileSync(TOOLKIT_PATH, "utf8");
-}
+/** The one file a node receives: node/etcd-dr with its node/lib parts inlined. */
+export { readToolkit } from "./toolkitSource";
 
 export function sha256(text: string): string {
     return createHash("sha256").update(text).digest("hex");

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NodeConnection } from "../../lib/connection";
-import { REMOTE_TOOLKIT } from "../../lib/toolkit";
+import { REMOTE_TIMER, REMOTE_TOOLKIT, TIMER_UNIT } from "../../lib/toolkit";
 
 /**
  * What etcd-dr installed on one node, read back from the node. `pulumi refresh` (and
@@ -39,8 +39,8 @@ interface Observed {
 const OBSERVE = [
     `toolkit=$(sha256sum ${REMOTE_TOOLKIT} 2>/dev/null | cut -c1-64)`,
     `[ -n "$toolkit" ] || toolkit=missing`,
-    "if [ -f /etc/systemd/system/etcd-dr-backup.timer ]; then",
-    "  timer=\"$(systemctl is-enabled etcd-dr-backup.timer 2>/dev/null) $(systemctl is-active etcd-dr-backup.timer 2>/dev/null)\"",
+    `if [ -f ${REMOTE_TIMER} ]; then`,
+    `  timer="$(systemctl is-enabled ${TIMER_UNIT} 2>/dev/null) $(systemctl is-active ${TIMER_UNIT} 2>/dev/null)"`,
     "else timer=absent; fi",
     "echo \"toolkit=$toolkit\"",
     "echo \"timer=$timer\"",
@@ -94,7 +94,7 @@ function repair(inputs: StateInputs): void {
     if (inputs.timer === "enabled active") {
         sshRun(inputs, "etcd-dr install-timer >/dev/null");
     } else {
-        sshRun(inputs, "if [ -f /etc/systemd/system/etcd-dr-backup.timer ]; then etcd-dr remove-timer >/dev/null; fi");
+        sshRun(inputs, `if [ -f ${REMOTE_TIMER} ]; then etcd-dr remove-timer >/dev/null; fi`);
     }
 }
 

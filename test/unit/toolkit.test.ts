@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { kubeadmDifferences } from "../../lib/parity";
-import { readToolkit, renderSettings, ToolkitSettings } from "../../lib/toolkit";
+import { readToolkit, REMOTE_TIMER, renderSettings, TIMER_UNIT, ToolkitSettings } from "../../lib/toolkit";
 
 const settings: ToolkitSettings = {
     cluster: "payments",
@@ -51,5 +51,13 @@ describe("toolkit settings", () => {
             "kubeadm-config kubernetesVersion: primary runs v1.31.4, standby runs v1.31.2",
             "kubeadm-config etcd image: primary runs 3.5.15-0, standby runs 3.5.12-0",
         ]);
+    });
+});
+
+describe("toolkit layout on the node", () => {
+    it("installs the timer unit the program reads back", () => {
+        const timer = fs.readFileSync(path.resolve(__dirname, "..", "..", "node", "lib", "timer.sh"), "utf8");
+        assert.ok(timer.includes(`readonly UNIT_DIR=${path.posix.dirname(REMOTE_TIMER)}`), "node/lib/timer.sh writes units where the program looks");
+        assert.ok(timer.includes(`"$UNIT_DIR/${TIMER_UNIT}"`), `node/lib/timer.sh writes ${TIMER_UNIT}`);
     });
 });
