@@ -67,3 +67,10 @@ on_error() {
     fail "$status" "$message"
 }
 trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
+
+# report_result PHASE JSON-FIELDS: one `etcd-dr-result {...}` line on stdout, the form Pulumi reads
+# back (lib/nodeReport.ts). Fields are trusted JSON members written by the caller.
+report_result() {
+    local phase=$1 fields=$2
+    printf 'etcd-dr-result {"phase":"%s","node":"%s",%s}\n' "$phase" "$(hostname -s)" "$fields"
+}

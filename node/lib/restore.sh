@@ -178,6 +178,8 @@ cmd_restore_verify() {
     printf '{"id": "%s", "revision": %s, "verifiedAt": "%s", "members": "%s"}\n' \
         "$id" "$revision" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$members" | write_atomically "$ETCD_DR_STATE_DIR/restore-last.json"
     echo "verified snapshot $id: members $members healthy, revision $revision (snapshot $want)"
+    # For Pulumi: the machine-readable form of the same facts (lib/nodeReport.ts parses it).
+    report_result verify "\"revision\":${revision},\"members\":[\"${members//,/\",\"}\"]"
 }
 
 cmd_restore() {

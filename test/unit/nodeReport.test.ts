@@ -1,6 +1,10 @@
 import * as assert from "assert";
 import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { formatResult, parseResults, resultCommand, summarizeTimings, verifiedRevision } from "../../lib/nodeReport";
+import { readToolkit } from "../../lib/toolkitSource";
 
 describe("node result lines", () => {
     it("wraps a phase so it reports its timing as a result line, and fails when the phase fails", () => {
@@ -36,5 +40,25 @@ describe("node result lines", () => {
         assert.strictEqual(report.durationSeconds, 12.25);
         assert.strictEqual(report.startTime, "1970-01-01T00:01:40.000Z");
         assert.throws(() => summarizeTimings([]), /no restore phase/);
+    });
+
+    it("parses what the toolkit itself prints (report_result in node/lib/log.sh)", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-report-"));
+        try {
+            const toolkit = path.join(dir, "etcd-dr");
+            fs.writeFileSync(toolkit, readToolkit());
+            // The same fields cmd_restore_verify builds from etcd's member list.
+            const script = path.join(dir, "report.sh");
+            fs.writeFileSync(script, [
+                `source "${toolkit}"`,
+                "hostname() { echo cp2; }",
+                "members=cp1,cp2,cp3 revision=42",
+                'report_result verify "\\"revision\\":${revision},\\"members\\":[\\"${members//,/\\",\\"}\\"]"',
+            ].join("\n"));
+            const out = execFileSync("bash", [script], { encoding: "utf8" });
+            assert.deepStrictEqual(parseResults(out), [{ phase: "verify", node: "cp2", revision: 42, members: ["cp1", "cp2", "cp3"] }]);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
