@@ -101,6 +101,7 @@ image_configure() {
     install -m 0640 "$files/rules.v6" "$root/etc/iptables/rules.v6"
     install -m 0644 "$files/sshd.conf" "$root/etc/ssh/sshd_config.d/60-cloudimg-settings.conf"
     install -D -m 0644 "$files/ssh-keygen.conf" "$root/etc/systemd/system/ssh.service.d/10-host-keys.conf"
+    install -D -m 0644 "$files/host0.network.conf" "$root/etc/systemd/network/10-cloud-init-host0.network.d/10-etcd-dr-lab.conf"
     install -D -m 0644 "$files/system.conf" "$root/etc/systemd/system.conf.d/10-etcd-dr-lab.conf"
     install -m 0755 "$files/nspawn-k8s-fixups" "$root/usr/local/sbin/nspawn-k8s-fixups"
     install -m 0644 "$files/nspawn-k8s-fixups.service" "$root/etc/systemd/system/nspawn-k8s-fixups.service"

@@ -41,7 +41,7 @@ readonly INSTANCE_SYSCALLS='@keyring @mount @privileged @clock @module @raw-io @
 readonly INSTANCE_STOP_SECONDS=30
 readonly INSTANCE_MACHINE_GLOB='edri-[ps]-*'
 
-# shellcheck source=lab/image.sh
+# shellcheck source=image.sh disable=SC1091 # checked on its own (make lint)
 source "$INSTANCE_LAB/image.sh"
 
 log() { printf 'instance: %s\n' "$*" >&2; }
@@ -166,22 +166,33 @@ ensure_bridge() {
     ip link set "$br" up
 }
 
-# "MOUNTPOINT OWN_PATH" for every cgroup hierarchy of the host: where this process sits in each.
+# "MOUNTPOINT OWN_PATH" for every cgroup hierarchy of the host: where this process sits in each
+# (a v1 hierarchy is matched to its /proc/self/cgroup line by its set of controllers).
 cgroup_hierarchies() {
-    local target fstype options wanted id controllers path
-    while read -r target fstype options; do
-        if [[ "$fstype" == cgroup2 ]]; then
-            wanted=""
-        else
-            wanted="$(tr , '\n' <<<"$options" | grep -E '^(name=.+|blkio|cpu|cpuacct|cpuset|devices|freezer|hugetlb|memory|misc|net_cls|net_prio|perf_event|pids|rdma)$' | sort | paste -sd,)"
-            [[ -n "$wanted" ]] || continue
-        fi
-        while IFS=: read -r id controllers path; do
-            [[ "$fstype" == cgroup2 && "$id" == 0 ]] && { echo "$target $path"; break; }
-            [[ "$fstype" == cgroup && "$id" != 0 && "$(tr , '\n' <<<"$controllers" | sort | paste -sd,)" == "$wanted" ]] &&
-                { echo "$target $path"; break; }
-        done </proc/self/cgroup
-    done < <(findmnt -rn -t cgroup,cgroup2 -o TARGET,FSTYPE,FS-OPTIONS | grep '^/sys/fs/cgroup/')
+    awk '
+        function key(list,    n, parts, i, j, t, out) {
+            n = split(list, parts, ",")
+            for (i = 2; i <= n; i++)
+                for (j = i; j > 1 && parts[j - 1] > parts[j]; j--) { t = parts[j]; parts[j] = parts[j - 1]; parts[j - 1] = t }
+            for (i = 1; i <= n; i++) out = out (i > 1 ? "," : "") parts[i]
+            return out
+        }
+        BEGIN { split("blkio cpu cpuacct cpuset devices freezer hugetlb memory misc net_cls net_prio perf_event pids rdma", c, " "); for (i in c) controller[c[i]] = 1 }
+        FNR == NR {
+            id = $0; sub(/:.*/, "", id)
+            rest = substr($0, length(id) + 2); list = rest; sub(/:.*/, "", list)
+            path = substr(rest, length(list) + 2)
+            if (id == 0) unified = path; else own[key(list)] = path
+            next
+        }
+        $1 ~ /^\/sys\/fs\/cgroup\// {
+            if ($2 == "cgroup2") { print $1, unified; next }
+            n = split($3, options, ","); wanted = ""
+            for (i = 1; i <= n; i++) if (options[i] in controller || options[i] ~ /^name=/) wanted = wanted (wanted == "" ? "" : ",") options[i]
+            wanted = key(wanted)
+            if (wanted != "" && wanted in own) print $1, own[wanted]
+        }
+    ' /proc/self/cgroup <(findmnt -rn -t cgroup,cgroup2 -o TARGET,FSTYPE,FS-OPTIONS)
 }
 
 # W5: the machine gets its own subtree in every hierarchy before nspawn starts, so its cgroup namespace
@@ -235,12 +246,12 @@ unmount_under() {
 }
 
 # Every process whose root file system is an instance overlay: what a killed systemd-nspawn left.
+# (mountinfo: the 5th field is the mount point; the host's own processes see the overlays elsewhere.)
 overlay_processes() {
-    local proc
-    for proc in /proc/[0-9]*; do
-        awk -v upper="upperdir=$INSTANCES/" '$5 == "/" && index($0, upper) { found = 1 } END { exit !found }' \
-            "$proc/mountinfo" 2>/dev/null && echo "${proc#/proc/}"
-    done
+    local upper
+    # shellcheck disable=SC2001,SC2016 # escape a path for grep -E; nothing to expand
+    upper="$(sed 's/[][\.*^$()+?{}|]/\\&/g' <<<"upperdir=$INSTANCES/")"
+    grep -lE "^[^ ]+ [^ ]+ [^ ]+ [^ ]+ / .*$upper" /proc/[0-9]*/mountinfo 2>/dev/null | cut -d/ -f3
     return 0
 }
 
@@ -276,7 +287,6 @@ write_seed() {
 version: 2
 ethernets:
   host0:
-    accept-ra: false
     addresses: [$cidr]
     routes:
       - to: 0.0.0.0/0
