@@ -326,6 +326,8 @@ stop_instance() {
         if kill -0 "$pid" 2>/dev/null; then
             log "$(basename "$dir") did not power off in ${INSTANCE_STOP_SECONDS}s; killing it"
             kill -KILL "$pid" 2>/dev/null || true
+        else
+            log "$(basename "$dir") powered off in $((SECONDS - started))s"
         fi
     fi
     [[ ${#cgroups[@]} -eq 0 ]] || kill_members "${cgroups[@]}"
