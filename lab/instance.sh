@@ -279,7 +279,7 @@ write_seed() {
         echo "instance-id: $instance_id"
         echo "local-hostname: $name"
         echo "public-keys:"
-        while read -r line; do
+        while read -r line || [[ -n "$line" ]]; do
             [[ -n "$line" && "$line" != \#* ]] && printf "  - '%s'\n" "${line//\'/\'\'}"
         done <"$ssh_key"
     } >"$seed/meta-data"
