@@ -6,13 +6,14 @@ SHELL := /bin/bash
 APT_PACKAGES := shellcheck openssh-server openssh-client debootstrap systemd-container iproute2 openssl curl
 MOCHA := npx mocha
 
-.PHONY: help deps engine typecheck lint test test-unit test-engine test-lab test-e2e lab-up lab-down drill drill-down plan
+.PHONY: help deps engine k8s-supply bench-supply typecheck lint test test-unit test-engine test-supply test-lab test-e2e lab-up lab-down drill drill-down plan
 
 help:
 	@echo "make drill     the local DR drill: lab, both stacks, failover, re-failover, drift preview"
 	@echo "make test      run the whole test suite (installs packages, builds the offline engine)"
 	@echo "make drill-down   remove the lab and the drill's stacks"
 	@echo "make engine    build or reuse the offline Pulumi engine"
+	@echo "make k8s-supply   build or reuse the lab's Kubernetes binaries, images, packages (supply/README.md)"
 	@echo "make plan STACK=primary   offline plan of one stack (npm run plan -- <stack> also works)"
 
 deps:
@@ -21,6 +22,16 @@ deps:
 
 engine: deps
 	scripts/build-engine.sh >/dev/null
+
+# Prints the supply's cache directory; builds it (minutes) only when the versions or supply/ changed.
+k8s-supply:
+	supply/build.sh
+
+bench-supply: k8s-supply
+	bench/k8s-supply.sh
+
+test-supply: deps k8s-supply
+	$(MOCHA) 'test/integration/k8s-supply.test.ts'
 
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
@@ -51,7 +62,7 @@ test-lab: deps
 test-e2e: engine
 	$(MOCHA) 'test/e2e/**/*.test.ts'
 
-drill: engine
+drill: engine k8s-supply
 	npx ts-node --transpile-only tools/drill.ts
 
 drill-down:
@@ -59,7 +70,7 @@ drill-down:
 		pulumi stack rm "$$stack" --force --yes --non-interactive 2>/dev/null || true; done
 	lab/lab.sh down
 
-test: typecheck lint test-unit test-engine test-lab test-e2e
+test: typecheck lint test-unit test-engine test-supply test-lab test-e2e
 	@echo "make test: all layers passed"
 
 plan: deps
