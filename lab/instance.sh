@@ -7,6 +7,7 @@
 #                      --user-data FILE --ssh-key PUBKEY_FILE
 #       Boots a new instance and prints it as one JSON object (see `list --json`). Returns once the
 #       machine runs; SSH answers a few seconds later (wait-ssh). Builds the image first if needed.
+#       `--user-data -` reads the user data from stdin (keeps a secret off the disk and the argv).
 #   instance.sh delete --site SITE --name NAME
 #       Powers the instance off (orderly, then killed after 30s) and removes all it had. Deleting an
 #       instance that does not exist succeeds and says so.
@@ -292,7 +293,11 @@ ethernets:
       - to: 0.0.0.0/0
         via: $gateway
 YAML
-    cp -- "$user_data" "$seed/user-data"
+    if [[ "$user_data" == - ]]; then
+        cat >"$seed/user-data"
+    else
+        cp -- "$user_data" "$seed/user-data"
+    fi
     chmod 0600 "$seed/meta-data" "$seed/network-config" "$seed/user-data"
 }
 
@@ -390,8 +395,8 @@ validate_create() {
     host="$(site_host_address "$site")"
     [[ -n "$gateway" ]] || invalid "--gateway is missing; on $site it is the lab host, $host"
     [[ "$gateway" == "$host" ]] || invalid "--gateway $gateway is not the $site lab host; the only gateway on $site is $host"
-    [[ -n "$user_data" ]] || invalid "--user-data is missing; give the cloud-init user data file"
-    [[ -f "$user_data" && -r "$user_data" ]] || invalid "--user-data $user_data is not a readable file; give the cloud-init user data file"
+    [[ -n "$user_data" ]] || invalid "--user-data is missing; give the cloud-init user data file (or - for stdin)"
+    [[ "$user_data" == - || ( -f "$user_data" && -r "$user_data" ) ]] || invalid "--user-data $user_data is not a readable file; give the cloud-init user data file"
     [[ -n "$ssh_key" ]] || invalid "--ssh-key is missing; give a public key file (authorized_keys lines)"
     [[ -f "$ssh_key" && -r "$ssh_key" ]] || invalid "--ssh-key $ssh_key is not a readable file; give a public key file"
     if grep -q 'PRIVATE KEY' "$ssh_key" || ! ssh-keygen -l -f "$ssh_key" >/dev/null 2>&1; then

@@ -56,6 +56,10 @@ function instance(...args: string[]): Run {
     return run("bash", [INSTANCE_SH, ...args]);
 }
 
+function instanceWithInput(input: string, ...args: string[]): Run {
+    return run("bash", [INSTANCE_SH, ...args], { input });
+}
+
 function lines(text: string): string[] {
     return text.split("\n").filter((l) => l.trim() !== "");
 }
@@ -175,8 +179,9 @@ describe("lab instances (OCI-like nspawn machines)", function () {
         before(function () {
             for (const node of NODES) {
                 createdAt.set(node, Date.now());
-                const result = instance("create", "--site", node.site, "--name", node.name, "--address", `${node.address}/24`,
-                    "--gateway", node.gateway, "--user-data", userData, "--ssh-key", `${key}.pub`);
+                // The primary gets its user data from a file, the standby from stdin (`--user-data -`).
+                const result = instanceWithInput(USER_DATA, "create", "--site", node.site, "--name", node.name, "--address", `${node.address}/24`,
+                    "--gateway", node.gateway, "--user-data", node === PRIMARY ? userData : "-", "--ssh-key", `${key}.pub`);
                 assert.strictEqual(result.status, 0, result.stderr);
                 const created = JSON.parse(result.stdout);
                 assert.strictEqual(created.state, "running");
@@ -204,6 +209,7 @@ describe("lab instances (OCI-like nspawn machines)", function () {
                 const status = ok(node, "cloud-init status --wait");
                 console.log(`      ${node.site}/${node.name}: create -> cloud-init done ${seconds(createdAt.get(node)!)}s`);
                 assert.match(status, /status: done/);
+                assert.strictEqual(ok(node, "sudo cat /var/lib/cloud/seed/nocloud/user-data"), USER_DATA, "the user data, byte for byte");
                 assert.strictEqual(ok(node, "cat /etc/edri-probe/written"), "written by cloud-init\n");
                 assert.strictEqual(ok(node, "cat /etc/edri-probe/ran"), `${node.name}\nroot\n`);
                 assert.strictEqual(ok(node, "cloud-init query platform"), "nocloud\n");
