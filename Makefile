@@ -62,7 +62,7 @@ test-lab: deps
 test-e2e: engine
 	$(MOCHA) 'test/e2e/**/*.test.ts'
 
-drill: engine k8s-supply
+drill: engine
 	npx ts-node --transpile-only tools/drill.ts
 
 drill-down:
@@ -70,7 +70,7 @@ drill-down:
 		pulumi stack rm "$$stack" --force --yes --non-interactive 2>/dev/null || true; done
 	lab/lab.sh down
 
-test: typecheck lint test-unit test-engine test-supply test-lab test-e2e
+test: typecheck lint test-unit test-engine test-lab test-e2e
 	@echo "make test: all layers passed"
 
 plan: deps
