@@ -35,13 +35,33 @@ source "$SUPPLY/versions.sh"
 STARTED=$SECONDS
 STEP=0
 readonly STEPS=10
+# die and the ERR trap leave a mark, so a failure in a subshell is reported once, not once per level.
+ERROR_MARK="$(mktemp -u "${TMPDIR:-/tmp}/k8s-supply-error.XXXXXX")"
+BUILD_TMP=
 log() { printf 'k8s-supply: %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+die() {
+    log "ERROR: $*"
+    : >"$ERROR_MARK"
+    exit 1
+}
+on_error() {
+    local status=$?
+    if [[ ! -e "$ERROR_MARK" ]]; then
+        log "ERROR: failed at line $1: $2 (log: $BUILD_LOG)"
+        : >"$ERROR_MARK"
+    fi
+    exit "$status"
+}
+cleanup() {
+    rm -f "$ERROR_MARK"
+    if [[ -n "$BUILD_TMP" ]]; then rm -rf "$BUILD_TMP"; fi
+}
+trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
+trap cleanup EXIT
 step() {
     STEP=$((STEP + 1))
     log "[$STEP/$STEPS] $* ($((SECONDS - STARTED))s)"
 }
-trap 'die "failed at line $LINENO: $BASH_COMMAND (log: $BUILD_LOG)"' ERR
 
 BUILD_LOG="$CACHE_ROOT/build.log"
 
@@ -91,8 +111,8 @@ check_pins() {
 gobuild() {
     local module="$1" out="$2" ldflags="$3"
     shift 3
-    (cd "$SUPPLY/modules/$module" && nice -n 19 go build -trimpath -buildvcs=false -mod=readonly \
-        -ldflags "-s -w $ldflags" -o "$out" "$@")
+    nice -n 19 go -C "$SUPPLY/modules/$module" build -trimpath -buildvcs=false -mod=readonly \
+        -ldflags "-s -w $ldflags" -o "$out" "$@"
 }
 
 build_kubernetes() {
@@ -108,30 +128,29 @@ build_kubernetes() {
 }
 
 build_go_binaries() {
-    local bin="$1" p plugins=()
+    local bin="$1"
     export GOTOOLCHAIN=local GOFLAGS=
     step "building Kubernetes $K8S_VERSION: kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy (the longest step)"
     build_kubernetes "$bin"
     step "building etcd $ETCD_VERSION (etcd etcdctl etcdutl), crictl $CRICTL_VERSION, the supply's own tool"
-    CGO_ENABLED=0 gobuild etcd "$bin/etcd" "" go.etcd.io/etcd/server/v3
-    CGO_ENABLED=0 gobuild etcd "$bin/etcdctl" "" go.etcd.io/etcd/etcdctl/v3
-    CGO_ENABLED=0 gobuild etcd "$bin/etcdutl" "" go.etcd.io/etcd/etcdutl/v3
+    # The module proxy does not tell etcd's commit: its "Git SHA" says where the source came from.
+    local etcd_sha="-X go.etcd.io/etcd/api/v3/version.GitSHA=module-$ETCD_VERSION"
+    CGO_ENABLED=0 gobuild etcd "$bin/etcd" "$etcd_sha" go.etcd.io/etcd/server/v3
+    CGO_ENABLED=0 gobuild etcd "$bin/etcdctl" "$etcd_sha" go.etcd.io/etcd/etcdctl/v3
+    CGO_ENABLED=0 gobuild etcd "$bin/etcdutl" "$etcd_sha" go.etcd.io/etcd/etcdutl/v3
     # The checksum database has no entry for cri-tools v1.34.0 (see modules/crictl/go.mod).
     CGO_ENABLED=0 GONOSUMDB=sigs.k8s.io/cri-tools gobuild crictl "$bin/crictl" \
         "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" sigs.k8s.io/cri-tools/cmd/crictl
-    (cd "$SUPPLY/tool" && CGO_ENABLED=0 nice -n 19 go build -trimpath -buildvcs=false -ldflags "-s -w" -o "$bin/supplytool" .)
+    CGO_ENABLED=0 nice -n 19 go -C "$SUPPLY/tool" build -trimpath -buildvcs=false -ldflags "-s -w" -o "$bin/supplytool" .
     step "building CoreDNS $COREDNS_VERSION"
     CGO_ENABLED=0 gobuild coredns "$bin/coredns" "-X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_COMMIT" \
         github.com/coredns/coredns
     step "building the CNI plugins $CNI_VERSION, flanneld $FLANNEL_VERSION and the flannel CNI plugin"
     mkdir -p "$bin/cni"
-    (cd "$SUPPLY/modules/cni" && go mod download github.com/containernetworking/plugins)
-    while read -r p; do
-        [[ -n "$p" ]] && plugins+=("github.com/containernetworking/plugins/$p")
-    done <"$(go env GOMODCACHE)/github.com/containernetworking/plugins@$CNI_VERSION/plugins/linux_only.txt"
-    [[ ${#plugins[@]} -gt 10 ]] || die "the CNI plugins' list of Linux plugins is missing or short"
+    # Every plugin the module's go.mod lists as a tool: those of upstream's release tarball.
     CGO_ENABLED=0 gobuild cni "$bin/cni/" \
-        "-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$CNI_VERSION" "${plugins[@]}"
+        "-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$CNI_VERSION" tool
+    [[ $(find "$bin/cni" -type f | wc -l) -eq 18 ]] || die "expected the 18 CNI plugins of $CNI_VERSION in $bin/cni"
     CGO_ENABLED=0 gobuild flannel-cni "$bin/cni/flannel" \
         "-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$FLANNEL_CNI_VERSION" \
         github.com/containernetworking/plugins/plugins/meta/flannel
@@ -486,6 +505,13 @@ fill_registry() {
     wait "$pid" 2>/dev/null || true
     rm -f "$config"
     [[ $status -eq 0 ]] || die "pushing the images failed; see $BUILD_LOG"
+    # The registry stores the same bytes as the layout: keep them once on disk.
+    local blob digest data
+    for blob in "$layout"/blobs/sha256/*; do
+        digest="$(basename "$blob")"
+        data="$dir/registry/docker/registry/v2/blobs/sha256/${digest:0:2}/$digest/data"
+        if [[ -f "$data" ]] && cmp -s "$blob" "$data"; then ln -f "$blob" "$data"; fi
+    done
 }
 
 # kubeadm itself names the images it deploys; the supply must hold exactly those, plus its extras.
@@ -562,8 +588,7 @@ main() {
     export SOURCE_DATE_EPOCH
     tmp="$(mktemp -d "$CACHE_ROOT/.build.XXXXXX")"
     SUPPLY_TMP="$tmp"
-    # shellcheck disable=SC2064 # expand now: the trap must remove this build's own directory
-    trap "rm -rf '$tmp'" EXIT
+    BUILD_TMP="$tmp"
     mkdir -p "$tmp/bin" "$tmp/work"
 
     build_go_binaries "$tmp/bin"
@@ -579,7 +604,7 @@ main() {
     touch "$tmp/.complete"
     rm -rf "$dir"
     mv "$tmp" "$dir"
-    trap - EXIT
+    BUILD_TMP=
     # Builds for other versions or sources are only cache; keep the disk to one supply.
     find "$CACHE_ROOT" -mindepth 1 -maxdepth 1 -type d -name 'v*_etcd-*' ! -path "$dir" -exec rm -rf {} +
     log "built in $((SECONDS - STARTED))s ($(du -sh "$dir" | cut -f1)): $dir"

@@ -37,12 +37,12 @@ interface OciDescriptor {
     annotations?: Record<string, string>;
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, withStderr = false): string {
     const r = spawnSync(cmd, args, { encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
     if (r.status !== 0) {
         throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
     }
-    return r.stdout;
+    return withStderr ? r.stdout + r.stderr : r.stdout;
 }
 
 function freePort(): Promise<number> {
@@ -124,7 +124,10 @@ describe("Kubernetes supply for the lab (make k8s-supply)", function () {
         assert.match(run(bin("etcd"), ["--version"]), new RegExp(`^etcd Version: ${etcd.replace(/\./g, "\\.")}$`, "m"));
         assert.strictEqual(run(bin("crictl"), ["--version"]).trim(), `crictl version ${supply.crictlVersion}`);
         assert.match(run(bin("coredns"), ["-version"]), new RegExp(`^CoreDNS-${supply.corednsVersion.replace(/^v/, "")}$`, "m"));
-        assert.match(run(bin("flanneld"), ["--version"]), new RegExp(supply.flannelVersion));
+        // flanneld prints its version on stderr.
+        assert.strictEqual(run(bin("flanneld"), ["--version"], {}, true).trim(), supply.flannelVersion);
+        assert.match(run(bin("cni/bridge"), ["--version"]), new RegExp(`^CNI bridge plugin ${supply.cniVersion}$`, "m"));
+        assert.match(run(bin("cni/flannel"), ["--version"], {}, true), /^CNI flannel plugin v0\.9\.1$/m);
     });
 
     it("holds exactly the images kubeadm config images list names, plus the lab's extras", () => {
