@@ -108,10 +108,11 @@ check_pins() {
 }
 
 # go build in one of supply/modules/, at the lowest priority: other builds share these 2 cores.
+# Its output (module downloads, errors) goes to the build log.
 gobuild() {
     local module="$1" out="$2" ldflags="$3"
     shift 3
-    nice -n 19 go -C "$SUPPLY/modules/$module" build -trimpath -buildvcs=false -mod=readonly \
+    logged nice -n 19 go -C "$SUPPLY/modules/$module" build -trimpath -buildvcs=false -mod=readonly \
         -ldflags "-s -w $ldflags" -o "$out" "$@"
 }
 
@@ -141,7 +142,7 @@ build_go_binaries() {
     # The checksum database has no entry for cri-tools v1.34.0 (see modules/crictl/go.mod).
     CGO_ENABLED=0 GONOSUMDB=sigs.k8s.io/cri-tools gobuild crictl "$bin/crictl" \
         "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" sigs.k8s.io/cri-tools/cmd/crictl
-    CGO_ENABLED=0 nice -n 19 go -C "$SUPPLY/tool" build -trimpath -buildvcs=false -ldflags "-s -w" -o "$bin/supplytool" .
+    CGO_ENABLED=0 logged nice -n 19 go -C "$SUPPLY/tool" build -trimpath -buildvcs=false -ldflags "-s -w" -o "$bin/supplytool" .
     step "building CoreDNS $COREDNS_VERSION"
     CGO_ENABLED=0 gobuild coredns "$bin/coredns" "-X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_COMMIT" \
         github.com/coredns/coredns
@@ -159,7 +160,7 @@ build_go_binaries() {
         github.com/flannel-io/flannel
     CGO_ENABLED=0 gobuild flannel "$bin/install-conf" "" github.com/flannel-io/flannel/cmd/install_conf
     # pause, as build/pause/Makefile builds it.
-    gcc -Os -Wall -Werror -static -DVERSION="v$PAUSE_VERSION-$K8S_VERSION" -o "$bin/pause" \
+    logged gcc -Os -Wall -Werror -static -DVERSION="v$PAUSE_VERSION-$K8S_VERSION" -o "$bin/pause" \
         "$(go env GOMODCACHE)/k8s.io/kubernetes@$K8S_VERSION/build/pause/linux/pause.c"
     strip "$bin/pause"
 }

@@ -181,7 +181,7 @@ func writeLayer(l *layout, spec *imageSpec) (descriptor, string, error) {
 	}
 	defer os.Remove(tmp.Name())
 	compressed := newHashingWriter(tmp)
-	gz, err := gzip.NewWriterLevel(compressed, gzip.BestCompression)
+	gz, err := gzip.NewWriterLevel(compressed, gzip.DefaultCompression)
 	if err != nil {
 		return descriptor{}, "", err
 	}
