@@ -52,8 +52,10 @@ on_error() {
     fi
     exit "$status"
 }
+PREFETCH_PID=
 cleanup() {
     rm -f "$ERROR_MARK"
+    if [[ -n "$PREFETCH_PID" ]]; then kill "$PREFETCH_PID" 2>/dev/null || true; fi
     if [[ -n "$BUILD_TMP" ]]; then rm -rf "$BUILD_TMP"; fi
 }
 trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
@@ -128,11 +130,24 @@ build_kubernetes() {
         k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-proxy
 }
 
+# Downloads the other modules' dependencies while Kubernetes compiles: the network works while the
+# CPU does. A failure here is only reported by the build that needs the module.
+prefetch_modules() {
+    local m
+    for m in etcd crictl coredns cni flannel flannel-cni; do
+        GONOSUMDB=sigs.k8s.io/cri-tools nice -n 19 go -C "$SUPPLY/modules/$m" mod download >>"$BUILD_LOG" 2>&1 || true
+    done
+}
+
 build_go_binaries() {
     local bin="$1"
     export GOTOOLCHAIN=local GOFLAGS=
+    prefetch_modules &
+    PREFETCH_PID=$!
     step "building Kubernetes $K8S_VERSION: kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy (the longest step)"
     build_kubernetes "$bin"
+    wait "$PREFETCH_PID" || true
+    PREFETCH_PID=
     step "building etcd $ETCD_VERSION (etcd etcdctl etcdutl), crictl $CRICTL_VERSION, the supply's own tool"
     # The module proxy does not tell etcd's commit: its "Git SHA" says where the source came from.
     local etcd_sha="-X go.etcd.io/etcd/api/v3/version.GitSHA=module-$ETCD_VERSION"
@@ -364,7 +379,8 @@ stage_busybox() {
 make_deb() {
     local dir="$1" out="$2"
     find "$dir" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-    logged dpkg-deb --root-owner-group -Zxz --build "$dir" "$out"
+    # xz level 3: a tenth bigger than the default 6, three times faster.
+    logged dpkg-deb --root-owner-group -Zxz -z3 --build "$dir" "$out"
 }
 
 # Package control file with what upstream's spec files declare (kubernetes/release, cmd/krel/templates).
