@@ -596,6 +596,8 @@ main() {
     # Holding the lock, any build directory left is from a build that died: remove it.
     find "$CACHE_ROOT" -mindepth 1 -maxdepth 1 -type d -name '.build.*' -exec rm -rf {} +
     : >"$BUILD_LOG"
+    # The whole build at the lowest priority: other builds and tests share these 2 cores.
+    renice -n 19 -p "$BASHPID" >/dev/null
     log "cold build into $dir (takes minutes; log: $BUILD_LOG)"
     df -h "$CACHE_ROOT" | tail -n 1 | awk '{ print "k8s-supply: disk free where the cache is: " $4 }' >&2
     "$ROOT/scripts/ensure-deps.sh" apt "${APT_PACKAGES[@]}"

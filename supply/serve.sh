@@ -3,7 +3,7 @@
 #   supply/serve.sh start ADDR...   on each address: the package repositories over HTTP (supplytool
 #                                   serve) and the images (Debian's docker-registry, read-only)
 #   supply/serve.sh stop            stops what start started, and nothing else
-#   supply/serve.sh status          one line per service; exit 0 when all run, 3 when none does
+#   supply/serve.sh status          one line per service; exit 0 when all run, 3 when none does, 1 otherwise
 #   supply/serve.sh registry-config ADDR:PORT STORAGE READONLY   prints a docker-registry config
 # One process per service and address, each with a pid file and a log in the run directory.
 # Environment:
@@ -107,17 +107,40 @@ wait_ready() {
     die "$name did not answer $url within 10 s; log: $RUN_DIR/$name.log"
 }
 
-# Starts one service unless it already runs. $1 is its name, $2 its readiness URL, the rest its command.
+# Terminates our own processes: TERM, then KILL after 5 s.
+terminate() {
+    local pid alive=()
+    kill -TERM "$@" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+        alive=()
+        for pid in "$@"; do
+            if kill -0 "$pid" 2>/dev/null && is_ours "$pid"; then alive+=("$pid"); fi
+        done
+        [[ ${#alive[@]} -eq 0 ]] && return 0
+        sleep 0.1
+    done
+    log "killing pids ${alive[*]} after 5 s"
+    kill -KILL "${alive[@]}" 2>/dev/null || true
+}
+
+# Starts one service unless it already runs from the same supply; one that serves an older supply
+# (its directory is gone once a new one is built) is restarted. $1 is the service's name, $2 the
+# supply directory, $3 its readiness URL, the rest its command. The pid file holds the pid and the
+# supply directory.
 start_one() {
-    local name="$1" url="$2" pid
-    shift 2
-    if pid="$(live_pid "$RUN_DIR/$name.pid")"; then
-        log "$name already running (pid $pid)"
-        return 0
+    local name="$1" dir="$2" url="$3" pidfile="$RUN_DIR/$1.pid" pid
+    shift 3
+    if pid="$(live_pid "$pidfile")"; then
+        if [[ "$(sed -n 2p "$pidfile")" == "$dir" ]]; then
+            log "$name already running (pid $pid)"
+            return 0
+        fi
+        log "$name (pid $pid) serves an older supply: restarting it"
+        terminate "$pid"
     fi
     setsid "$@" >"$RUN_DIR/$name.log" 2>&1 </dev/null &
     pid=$!
-    echo "$pid" >"$RUN_DIR/$name.pid"
+    printf '%s\n%s\n' "$pid" "$dir" >"$pidfile"
     wait_ready "$name" "$pid" "$url"
     log "$name running (pid $pid): $url"
 }
@@ -130,7 +153,7 @@ start() {
     for addr in "$@"; do
         [[ "$addr" =~ ^[A-Za-z0-9.-]+$ ]] || die "'$addr' is not an address to listen on"
         registry_config "$addr:$REGISTRY_PORT" "$dir/registry" true >"$RUN_DIR/registry-$addr.yml"
-        start_one "registry-$addr" "http://$addr:$REGISTRY_PORT/v2/" docker-registry serve "$RUN_DIR/registry-$addr.yml"
+        start_one "registry-$addr" "$dir" "http://$addr:$REGISTRY_PORT/v2/" docker-registry serve "$RUN_DIR/registry-$addr.yml"
         # The flannel manifest names this address's registry; the rest is served from the supply as built.
         overlay="$RUN_DIR/www-$addr"
         manifest="$overlay/cni/kube-flannel.yml"
@@ -138,7 +161,7 @@ start() {
         sed -e "s#@IMAGE_REPOSITORY@#$addr:$REGISTRY_PORT/$(jq -r .registryPath "$dir/supply.json")#g" \
             -e "s#@POD_SUBNET@#$POD_SUBNET#g" "$dir/www/cni/kube-flannel.yml.in" >"$manifest.tmp"
         mv "$manifest.tmp" "$manifest"
-        start_one "http-$addr" "http://$addr:$HTTP_PORT/$(jq -r .kubernetesAptPath "$dir/supply.json")/Release" \
+        start_one "http-$addr" "$dir" "http://$addr:$HTTP_PORT/$(jq -r .kubernetesAptPath "$dir/supply.json")/Release" \
             "$dir/bin/supplytool" serve -listen "$addr:$HTTP_PORT" -root "$overlay" -root "$dir/www"
     done
 }
@@ -146,7 +169,7 @@ start() {
 # Stops every service of this run directory: those in pid files, and any of ours a run that died
 # halfway left without one. Survives stale pid files.
 stop() {
-    local pidfile pid pids=() alive=() proc
+    local pidfile pid pids=() proc
     [[ -d "$RUN_DIR" ]] || { log "nothing to stop"; return 0; }
     for pidfile in "$RUN_DIR"/*.pid; do
         [[ -f "$pidfile" ]] || continue
@@ -160,19 +183,7 @@ stop() {
     done < <(grep -lsF -- "$RUN_DIR/" /proc/[0-9]*/cmdline || true)
     if [[ ${#pids[@]} -gt 0 ]]; then
         log "stopping pids ${pids[*]}"
-        kill -TERM "${pids[@]}" 2>/dev/null || true
-        for _ in $(seq 1 50); do
-            alive=()
-            for pid in "${pids[@]}"; do
-                if kill -0 "$pid" 2>/dev/null && is_ours "$pid"; then alive+=("$pid"); fi
-            done
-            [[ ${#alive[@]} -eq 0 ]] && break
-            sleep 0.1
-        done
-        if [[ ${#alive[@]} -gt 0 ]]; then
-            log "killing pids ${alive[*]} after 5 s"
-            kill -KILL "${alive[@]}" 2>/dev/null || true
-        fi
+        terminate "${pids[@]}"
     else
         log "nothing running"
     fi

@@ -158,6 +158,11 @@ describe("Kubernetes supply for the lab (make k8s-supply)", function () {
         let env: NodeJS.ProcessEnv;
         let httpUrl: string;
         let registryUrl: string;
+        const pidsOf = () =>
+            fs
+                .readdirSync(run_dir)
+                .filter((f) => f.endsWith(".pid"))
+                .map((f) => Number(fs.readFileSync(path.join(run_dir, f), "utf8").split("\n")[0]));
         let startedPids: number[] = [];
         let tamperServer: ChildProcess | undefined;
 
@@ -174,10 +179,7 @@ describe("Kubernetes supply for the lab (make k8s-supply)", function () {
             httpUrl = `http://127.0.0.1:${httpPort}`;
             registryUrl = `http://127.0.0.1:${registryPort}`;
             run(SERVE, ["start", "127.0.0.1"], env);
-            startedPids = fs
-                .readdirSync(run_dir)
-                .filter((f) => f.endsWith(".pid"))
-                .map((f) => Number(fs.readFileSync(path.join(run_dir, f), "utf8").trim()));
+            startedPids = pidsOf();
         });
 
         after(() => {
@@ -195,6 +197,20 @@ describe("Kubernetes supply for the lab (make k8s-supply)", function () {
             const status = run(SERVE, ["status"], env);
             assert.match(status, /^registry-127\.0\.0\.1 pid \d+ running$/m);
             assert.match(status, /^http-127\.0\.0\.1 pid \d+ running$/m);
+        });
+
+        it("start restarts a service that serves an older supply", () => {
+            const pidfile = path.join(run_dir, "http-127.0.0.1.pid");
+            const [oldPid] = fs.readFileSync(pidfile, "utf8").split("\n");
+            fs.writeFileSync(pidfile, `${oldPid}\n${path.join(path.dirname(dir), "an-older-supply")}\n`);
+            const again = spawnSync(SERVE, ["start", "127.0.0.1"], { encoding: "utf8", env: { ...process.env, ...env } });
+            assert.strictEqual(again.status, 0, again.stderr);
+            assert.match(again.stderr, /http-127\.0\.0\.1 \(pid \d+\) serves an older supply: restarting it/);
+            assert.match(again.stderr, /registry-127\.0\.0\.1 already running/);
+            const [newPid, served] = fs.readFileSync(pidfile, "utf8").split("\n");
+            assert.notStrictEqual(newPid, oldPid);
+            assert.strictEqual(served, dir);
+            assert.ok(!alive(Number(oldPid)), `old pid ${oldPid} is still alive`);
         });
 
         it("the registry's catalog lists every image and serves each manifest and blob with the expected tag", async () => {
@@ -351,8 +367,10 @@ describe("Kubernetes supply for the lab (make k8s-supply)", function () {
         });
 
         it("stop ends both services and leaves no process behind", () => {
+            const pids = pidsOf();
+            assert.strictEqual(pids.length, 2);
             run(SERVE, ["stop"], env);
-            for (const pid of startedPids) assert.ok(!alive(pid), `pid ${pid} is still alive`);
+            for (const pid of [...startedPids, ...pids]) assert.ok(!alive(pid), `pid ${pid} is still alive`);
             assert.deepStrictEqual(processesNaming(run_dir), []);
             const status = spawnSync(SERVE, ["status"], { encoding: "utf8", env: { ...process.env, ...env } });
             assert.strictEqual(status.status, 3, status.stdout);
