@@ -37,7 +37,7 @@ typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
 lint: deps
-	shellcheck -x .ci/run scripts/*.sh node/*.sh node/etcd-dr node/lib/*.sh lab/*.sh lab/kubelet-standin
+	shellcheck -x .ci/run scripts/*.sh node/*.sh node/etcd-dr node/lib/*.sh lab/*.sh lab/kubelet-standin lab/instance/nspawn-k8s-fixups supply/*.sh bench/*.sh
 	cd lab/objstore && PATH="/usr/local/go/bin:$$PATH" go vet ./... && PATH="/usr/local/go/bin:$$PATH" go test -count=1 ./...
 
 test-unit: deps

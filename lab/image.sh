@@ -33,13 +33,13 @@ readonly IMAGE_ABSENT=(etcd etcdctl etcdutl kubeadm kubelet kubectl containerd c
 image_log() { printf 'lab image: %s\n' "$*" >&2; }
 image_die() { image_log "ERROR: $*"; exit 1; }
 
+# shellcheck source=scripts/apt-mirror.sh
+source "$IMAGE_LAB/../scripts/apt-mirror.sh"
+
 # The archive apt itself uses for $IMAGE_SUITE on this machine (never written into any file).
 image_apt_mirror() {
-    local uri
-    # shellcheck disable=SC2016 # $(REPO_URI) is apt's field name, not a shell expansion
-    uri="$(apt-get indextargets --format '$(REPO_URI)' "Release: $IMAGE_SUITE" "Identifier: Packages" 2>/dev/null | head -n1)"
-    [[ -n "$uri" ]] || image_die "this machine's apt has no source for Debian $IMAGE_SUITE; add one (and run apt-get update) or set ETCD_DR_LAB_SUITE"
-    echo "$uri"
+    apt_mirror "$IMAGE_SUITE" ||
+        image_die "this machine's apt has no source for Debian $IMAGE_SUITE; add one or set ETCD_DR_LAB_SUITE"
 }
 
 image_base_dir() {

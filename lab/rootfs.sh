@@ -13,25 +13,8 @@ readonly CACHE="${ETCD_DR_CACHE:-$HOME/.cache/etcd-dr}/lab"
 log() { printf 'lab rootfs: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# The first archive URI apt uses for $SUITE, from deb822 .sources files or one-line sources.list.
-apt_mirror() {
-    local file uri
-    for file in /etc/apt/sources.list.d/*.sources; do
-        [[ -f "$file" ]] || continue
-        uri="$(awk -v suite="$SUITE" '
-            /^URIs:/ { uris = $2 }
-            /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) found = 1 }
-            /^$/ { if (found && uris) { print uris; printed = 1; exit } found = 0; uris = "" }
-            END { if (!printed && found && uris) print uris }' "$file")"
-        [[ -n "$uri" ]] && { echo "$uri"; return 0; }
-    done
-    for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [[ -f "$file" ]] || continue
-        uri="$(awk -v suite="$SUITE" '$1 == "deb" && $3 == suite { print $2; exit }' "$file")"
-        [[ -n "$uri" ]] && { echo "$uri"; return 0; }
-    done
-    die "no apt source for Debian $SUITE on this machine; add one or set ETCD_DR_LAB_SUITE"
-}
+# shellcheck source=scripts/apt-mirror.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/apt-mirror.sh"
 
 main() {
     local digest rootfs tmp mirror
@@ -42,7 +25,7 @@ main() {
         return 0
     fi
     command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
-    mirror="$(apt_mirror)"
+    mirror="$(apt_mirror "$SUITE")" || die "no apt source for Debian $SUITE on this machine; add one or set ETCD_DR_LAB_SUITE"
     mkdir -p "$CACHE"
     tmp="$rootfs.partial"
     rm -rf "$tmp"

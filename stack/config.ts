@@ -1,8 +1,10 @@
 // The one typed config loader. It reads every key, reports every problem as one line, and never
 // throws: the caller decides how to stop (pulumi.RunError in the program, exit 1 in the plan tool).
 
+// A type only: loading config never loads the OCI SDK.
+import type { OciNetworkSettings } from "../components/oci/site";
 import { cidrTextsOverlap, parseCidr } from "../lib/cidr";
-import { Host, isHostRole } from "../lib/hosts";
+import { controlPlaneOf, Host, isHostRole, workersOf } from "../lib/hosts";
 import { isDnsLabel } from "../lib/names";
 import { COMPRESSIONS, Compression, parseSnapshotId } from "../lib/snapshot";
 import {
@@ -50,19 +52,8 @@ export interface ExistingNode extends Host {
     port?: number;
 }
 
-/** Settings only the `oci` platform has. */
-export interface OciSettings {
-    compartmentId: string;
-    vcnCidr: string;
-    /** The other site's VCN; the primary sets it, the standby learns it from the primary. */
-    peerVcnCidr?: string;
-    operatorCidr?: string;
-    bastion: boolean;
-    /** TCP ports the other site's VCN may reach on this site's nodes. */
-    allowFromPeer: number[];
-    nodeImageId: string;
-    sshPublicKey: string;
-}
+/** Settings only the `oci` platform has: exactly what an OCI site's network takes. */
+export type OciSettings = OciNetworkSettings;
 
 export interface SiteConfig {
     stack: string;
@@ -406,8 +397,8 @@ function loadMirrored(read: Reader, role: Role, stack: string, existingNodes?: E
     // Only the primary fills defaults: a standby that leaves a key out takes the primary's value.
     const fromNodes = existingNodes
         ? {
-              controlPlane: existingNodes.filter((n) => n.role === "control-plane").map((n) => n.name),
-              workers: existingNodes.filter((n) => n.role === "worker").map((n) => n.name),
+              controlPlane: controlPlaneOf(existingNodes).map((n) => n.name),
+              workers: workersOf(existingNodes).map((n) => n.name),
           }
         : {};
     const nodeSize: NodeSize = { ...DEFAULT_TOPOLOGY.nodeSize, ...(topology.nodeSize ?? {}) };

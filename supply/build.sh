@@ -180,25 +180,8 @@ build_go_binaries() {
     strip "$bin/pause"
 }
 
-# The first archive URI this machine's apt uses for the suite (the same rule as lab/rootfs.sh).
-apt_mirror() {
-    local file uri
-    for file in /etc/apt/sources.list.d/*.sources; do
-        [[ -f "$file" ]] || continue
-        uri="$(awk -v suite="$DEBIAN_SUITE" '
-            /^URIs:/ { uris = $2 }
-            /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) found = 1 }
-            /^$/ { if (found && uris) { print uris; printed = 1; exit } found = 0; uris = "" }
-            END { if (!printed && found && uris) print uris }' "$file")"
-        [[ -n "$uri" ]] && { echo "$uri"; return 0; }
-    done
-    for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [[ -f "$file" ]] || continue
-        uri="$(awk -v suite="$DEBIAN_SUITE" '$1 == "deb" && $3 == suite { print $2; exit }' "$file")"
-        [[ -n "$uri" ]] && { echo "$uri"; return 0; }
-    done
-    die "no apt source for Debian $DEBIAN_SUITE on this machine"
-}
+# shellcheck source=scripts/apt-mirror.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/apt-mirror.sh"
 
 # apt with a private configuration: only the suite the lab's nodes are built from, private lists,
 # cache and dpkg status. APT_OPTS is set by setup_apt.
@@ -206,11 +189,11 @@ APT_OPTS=()
 private_apt() { "$@" "${APT_OPTS[@]}"; }
 
 setup_apt() {
-    local dir="$1"
+    local dir="$1" mirror
+    mirror="$(apt_mirror "$DEBIAN_SUITE")" || die "no apt source for Debian $DEBIAN_SUITE on this machine; add one to apt's sources"
     mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/parts"
     : >"$dir/status-empty"
-    printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' "$(apt_mirror)" "$DEBIAN_SUITE" \
-        >"$dir/sources.list"
+    printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' "$mirror" "$DEBIAN_SUITE" >"$dir/sources.list"
     APT_OPTS=(-o "Dir::Etc::sourcelist=$dir/sources.list" -o "Dir::Etc::sourceparts=$dir/parts"
         -o "Dir::State=$dir" -o "Dir::State::Lists=$dir/lists" -o "Dir::State::status=$dir/status-empty"
         -o "Dir::Cache=$dir/cache" -o Acquire::Languages=none -o Debug::NoLocking=true

@@ -3,6 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { NodeConnection } from "../../lib/connection";
+import { controlPlaneOf, workersOf } from "../../lib/hosts";
 import { SiteConfig } from "../config";
 import { PrimaryView } from "../contract";
 import { BuiltSite, PlatformAdapter, SiteContext } from "./platform";
@@ -38,8 +39,8 @@ export const existingPlatform: PlatformAdapter = {
         }));
         const secretUrl = (url?: string) => (url ? pulumi.secret(url) : undefined);
         return {
-            controlPlane: nodes.filter((n) => n.role === "control-plane"),
-            workers: nodes.filter((n) => n.role === "worker"),
+            controlPlane: controlPlaneOf(nodes),
+            workers: workersOf(nodes),
             writeUrl: secretUrl(config.storeUrls.write),
             readUrl: secretUrl(config.storeUrls.read),
             apiEndpoint: nodes.find((n) => n.role === "control-plane")?.host ?? "",

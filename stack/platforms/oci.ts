@@ -4,6 +4,7 @@
 import { OciSite } from "../../components/oci/site";
 import { cidrTextsOverlap } from "../../lib/cidr";
 import { NodeConnection } from "../../lib/connection";
+import { controlPlaneOf, workersOf } from "../../lib/hosts";
 import { SiteConfig } from "../config";
 import { PrimaryView } from "../contract";
 import { BuiltSite, PlatformAdapter, SiteContext } from "./platform";
@@ -67,8 +68,8 @@ export const ociPlatform: PlatformAdapter = {
             proxy: bastion ? { host: bastion.publicIp, user: config.sshUser, privateKey } : undefined,
         }));
         return {
-            controlPlane: nodes.filter((n) => n.role === "control-plane"),
-            workers: nodes.filter((n) => n.role === "worker"),
+            controlPlane: controlPlaneOf(nodes),
+            workers: workersOf(nodes),
             writeUrl: site.store.writeUrl,
             readUrl: site.store.readUrl,
             apiEndpoint: site.hosts[0].ip,
