@@ -2,10 +2,11 @@
 // throws: the caller decides how to stop (pulumi.RunError in the program, exit 1 in the plan tool).
 
 // A type only: loading config never loads the OCI SDK.
-import type { OciNetworkSettings } from "../components/oci/site";
+import type { OciSiteSettings } from "../components/oci/site";
 import { cidrTextsOverlap, parseCidr } from "../lib/cidr";
 import { controlPlaneOf, Host, isHostRole, workersOf } from "../lib/hosts";
 import { isDnsLabel } from "../lib/names";
+import { isOciRegion, isRfc3339, looksLikeTime, ocidType, regionMismatch } from "../lib/ociConfig";
 import { COMPRESSIONS, Compression, parseSnapshotId } from "../lib/snapshot";
 import {
     ClusterSpec,
@@ -52,8 +53,8 @@ export interface ExistingNode extends Host {
     port?: number;
 }
 
-/** Settings only the `oci` platform has: exactly what an OCI site's network takes. */
-export type OciSettings = OciNetworkSettings;
+/** Settings only the `oci` platform has: exactly what an OCI site takes. */
+export type OciSettings = OciSiteSettings;
 
 export interface SiteConfig {
     stack: string;
@@ -269,16 +270,85 @@ function loadOci(read: Reader, role: Role): OciSettings {
     const operatorCidr = read.string("operatorCidr");
     if (operatorCidr) read.cidr("operatorCidr", operatorCidr);
     const bastion = read.boolean("bastion", false);
-    if (!bastion && !operatorCidr) {
-        read.warnings.push("neither etcd-dr:bastion nor etcd-dr:operatorCidr is set: nothing outside the VCNs can reach the nodes over SSH");
+    // Nodes have private addresses only: Pulumi's SSH needs the bastion, or a route into the VCN.
+    const privateAccess = read.boolean("privateAccess", false);
+    if (!privateAccess && !bastion) {
+        read.errors.push(
+            "etcd-dr:bastion is false and the nodes have no public addresses, so Pulumi cannot reach them: set bastion true, or privateAccess true when Pulumi runs inside the VCN or over VPN/FastConnect",
+        );
+    } else if (!privateAccess && !operatorCidr) {
+        read.errors.push(
+            "etcd-dr:operatorCidr is not set, and the bastion admits SSH only from it: set it to the range Pulumi and operators connect from, or set privateAccess true",
+        );
     }
+    const region = read.string("oci:region") ?? "";
     const nodeImageId = read.required("nodeImageId", "set the OCID of the node image for this region (images are regional)");
+    if (nodeImageId && ocidType(nodeImageId) !== "image") {
+        read.errors.push(`etcd-dr:nodeImageId '${nodeImageId}' is not an image OCID (ocid1.image....)`);
+    } else if (nodeImageId) {
+        const wrongRegion = regionMismatch("etcd-dr:nodeImageId", nodeImageId, region);
+        if (wrongRegion) read.errors.push(wrongRegion);
+    }
     const sshPublicKey = read.required("sshPublicKey", "set the public key that may log in to the nodes");
     if (sshPublicKey && !/^(ssh-(ed25519|rsa)|ecdsa-sha2-\S+) \S+/.test(sshPublicKey)) {
         read.errors.push("etcd-dr:sshPublicKey is not an OpenSSH public key line (ssh-ed25519 AAAA...)");
     }
     const allowFromPeer = read.ports("allowFromPeer", [22, 6443]);
-    return { compartmentId, vcnCidr, peerVcnCidr, operatorCidr, bastion, allowFromPeer, nodeImageId, sshPublicKey };
+
+    const homeRegion = read.string("homeRegion");
+    if (homeRegion && !isOciRegion(homeRegion)) {
+        read.errors.push(`etcd-dr:homeRegion '${homeRegion}' is not an OCI region identifier such as us-ashburn-1`);
+    }
+    const policyCompartmentId = read.string("policyCompartmentId") ?? compartmentId;
+    if (policyCompartmentId !== compartmentId && !OCID.test(policyCompartmentId)) {
+        read.errors.push(`etcd-dr:policyCompartmentId '${policyCompartmentId}' is not a compartment or tenancy OCID`);
+    }
+    const tenancyId = read.string("oci:tenancyOcid");
+
+    // The snapshot keys OCI itself checks; the generic ones are read by loadSnapshots. Quietly
+    // parsed here: a malformed object is reported there, once.
+    let store: { parExpiresAt?: unknown; kmsKeyId?: unknown; immutableDays?: unknown } = {};
+    try {
+        const parsed: unknown = JSON.parse(read.raw("snapshots") ?? "{}");
+        if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) store = parsed;
+    } catch {
+        // reported by loadSnapshots
+    }
+    if (typeof store.parExpiresAt === "string" && looksLikeTime(store.parExpiresAt) && !isRfc3339(store.parExpiresAt)) {
+        read.errors.push(
+            `etcd-dr:snapshots.parExpiresAt '${store.parExpiresAt}' has no time zone; OCI takes RFC 3339 with Z or an offset, e.g. 2027-06-30T00:00:00Z`,
+        );
+    }
+    if (typeof store.kmsKeyId === "string" && store.kmsKeyId) {
+        if (ocidType(store.kmsKeyId) !== "key") {
+            read.errors.push(`etcd-dr:snapshots.kmsKeyId '${store.kmsKeyId}' is not a Vault key OCID (ocid1.key....)`);
+        } else {
+            const wrongRegion = regionMismatch("etcd-dr:snapshots.kmsKeyId", store.kmsKeyId, region);
+            if (wrongRegion) read.errors.push(wrongRegion);
+        }
+    }
+    let immutableDays: number | undefined;
+    if (store.immutableDays !== undefined) {
+        if (Number.isInteger(store.immutableDays) && (store.immutableDays as number) >= 0) {
+            immutableDays = store.immutableDays as number;
+        } else {
+            read.errors.push("etcd-dr:snapshots.immutableDays must be a whole number of days (0 turns the retention rule off)");
+        }
+    }
+
+    return {
+        compartmentId,
+        vcnCidr,
+        peerVcnCidr,
+        operatorCidr,
+        bastion,
+        privateAccess,
+        allowFromPeer,
+        nodeImageId,
+        sshPublicKey,
+        immutableDays,
+        iam: { homeRegion, tenancyId, policyCompartmentId },
+    };
 }
 
 function loadExistingNodes(read: Reader): ExistingNode[] {

@@ -104,6 +104,9 @@ function commandStdout(name: string, script: string): string {
     return lines.join("\n");
 }
 
+export const MOCK_TENANCY = "ocid1.tenancy.oc1..mocktenancy";
+export const MOCK_HOME_REGION = "us-ashburn-1";
+
 export interface MockOptions {
     /** Outputs of stacks read through StackReference, by stack name. */
     stackOutputs?: Record<string, Record<string, unknown>>;
@@ -140,6 +143,17 @@ export class SiteMocks implements pulumi.runtime.Mocks {
                 return { availabilityDomains: [1, 2, 3].map((n) => ({ name: `Mock:${regionKey}-AD-${n}`, id: `ad-${n}` })) };
             case "oci:ObjectStorage/getNamespace:getNamespace":
                 return { namespace: "mocknamespace" };
+            // The tenancy behind every compartment, and its home region, for the IAM provider.
+            case "oci:Identity/getCompartment:getCompartment":
+                return { id: String(args.inputs.id), compartmentId: MOCK_TENANCY, name: "mock" };
+            case "oci:Identity/getRegionSubscriptions:getRegionSubscriptions":
+                return {
+                    tenancyId: String(args.inputs.tenancyId),
+                    regionSubscriptions: [
+                        { regionName: MOCK_HOME_REGION, regionKey: "IAD", isHomeRegion: true, state: "READY", tenancyId: String(args.inputs.tenancyId) },
+                        { regionName: "us-phoenix-1", regionKey: "PHX", isHomeRegion: false, state: "READY", tenancyId: String(args.inputs.tenancyId) },
+                    ],
+                };
             default:
                 return unwrapSecrets(args.inputs) as Record<string, unknown>;
         }

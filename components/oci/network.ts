@@ -1,6 +1,7 @@
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
 import { siteSubnets } from "../../lib/layout";
+import { icmpRules } from "../../lib/ociNetwork";
 import { ingressRules, IngressRule, NsgName, ruleKey } from "../../lib/security";
 import { Cni } from "../../lib/spec";
 
@@ -119,6 +120,7 @@ export class Network extends pulumi.ComponentResource {
             new oci.core.NetworkSecurityGroup(`${name}-${group}-nsg`, { compartmentId, vcnId, displayName: `${name}-${group}` }, child);
         this.nsgs = { controlPlane: makeNsg("controlPlane"), workers: makeNsg("workers"), bastion: makeNsg("bastion") };
         this.createRules(name, ingressRules(args));
+        this.createIcmpRules(name, args.vcnCidr, args.peerVcnCidr);
 
         this.registerOutputs({
             vcnId,
@@ -153,6 +155,22 @@ export class Network extends pulumi.ComponentResource {
                 destinationType: "CIDR_BLOCK",
                 description: "all egress",
             }, { parent: this });
+        }
+    }
+
+    private createIcmpRules(name: string, vcnCidr: string, peerVcnCidr?: string): void {
+        for (const group of Object.keys(this.nsgs) as NsgName[]) {
+            for (const rule of icmpRules(vcnCidr, peerVcnCidr)) {
+                new oci.core.NetworkSecurityGroupSecurityRule(`${name}-${group}-${rule.key}`, {
+                    networkSecurityGroupId: this.nsgs[group].id,
+                    direction: "INGRESS",
+                    protocol: "1",
+                    description: rule.description,
+                    source: rule.source,
+                    sourceType: "CIDR_BLOCK",
+                    icmpOptions: { type: rule.type, code: rule.code },
+                }, { parent: this });
+            }
         }
     }
 }

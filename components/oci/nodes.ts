@@ -2,6 +2,7 @@ import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
 import { HostRole } from "../../lib/hosts";
 import { PlannedHost } from "../../lib/layout";
+import { shapeConfigFor } from "../../lib/ociCompute";
 import { NodeSize } from "../../lib/spec";
 
 export interface NodesArgs {
@@ -49,7 +50,7 @@ export class Nodes extends pulumi.ComponentResource {
                 faultDomain: FAULT_DOMAINS[index % FAULT_DOMAINS.length],
                 displayName: host.name,
                 shape: args.nodeSize.shape,
-                shapeConfig: { ocpus: args.nodeSize.ocpus, memoryInGbs: args.nodeSize.memoryGbs },
+                shapeConfig: shapeConfigFor(args.nodeSize.shape, args.nodeSize.ocpus, args.nodeSize.memoryGbs),
                 sourceDetails: { sourceType: "image", sourceId: args.imageId, bootVolumeSizeInGbs: String(args.nodeSize.bootVolumeGbs) },
                 createVnicDetails: {
                     subnetId: isControlPlane ? args.controlPlaneSubnetId : args.workerSubnetId,
@@ -74,7 +75,7 @@ export class Nodes extends pulumi.ComponentResource {
                 availabilityDomain: ads.availabilityDomains.apply((list) => list[0].name),
                 displayName: "bastion",
                 shape: args.nodeSize.shape,
-                shapeConfig: { ocpus: 1, memoryInGbs: 8 },
+                shapeConfig: shapeConfigFor(args.nodeSize.shape, 1, 8),
                 sourceDetails: { sourceType: "image", sourceId: args.imageId },
                 createVnicDetails: { subnetId: args.bastion.subnetId, hostnameLabel: "bastion", assignPublicIp: "true", nsgIds: [args.bastion.nsgId] },
                 metadata: { ssh_authorized_keys: args.sshPublicKey },

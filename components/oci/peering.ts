@@ -11,6 +11,7 @@ export interface PeeringArgs {
 /**
  * A RemotePeeringConnection on this site's DRG. OCI peers two connections from one side: the standby,
  * built second, connects its own to the primary's, so the primary's stack never needs the standby's ids.
+ * Which side connected stays fixed after that: a role swap must not replace either connection.
  */
 export class Peering extends pulumi.ComponentResource {
     readonly connection: oci.core.RemotePeeringConnection;
@@ -23,7 +24,12 @@ export class Peering extends pulumi.ComponentResource {
             displayName: `${name}-rpc`,
             peerId: args.peer?.connectionId,
             peerRegionName: args.peer?.region,
-        }, { parent: this });
+        }, {
+            parent: this,
+            // peerId is ForceNew and follows the role: after a role swap the old acceptor would get one
+            // and the old requestor lose it, replacing both and dropping the peering mid fail-back.
+            ignoreChanges: ["peerId", "peerRegionName"],
+        });
         this.registerOutputs({ connectionId: this.connection.id });
     }
 }

@@ -1,11 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { planHosts, PlannedHost, siteSubnets } from "../../lib/layout";
+import { serviceGrantStatements } from "../../lib/ociIam";
+import { siteTags } from "../../lib/ociTags";
 import { MirroredSpec } from "../../lib/spec";
 import { ClusterBootstrap } from "./clusterBootstrap";
 import { Network } from "./network";
 import { Nodes, NodeOutput } from "./nodes";
 import { Peering } from "./peering";
+import { homeRegion, regionProvider } from "./providers";
+import { ServiceGrants } from "./serviceGrants";
 import { SnapshotStore, SnapshotStoreArgs } from "./snapshotStore";
+import { tagResources } from "./tagging";
 
 /** What a standby needs from the primary's stack outputs. */
 export interface PrimarySite {
@@ -31,20 +36,45 @@ export interface OciNetworkSettings {
     sshPublicKey: string;
 }
 
+/** Where the site's IAM is written. */
+export interface OciIamSettings {
+    /** The tenancy's home region, the only one that accepts IAM writes; looked up when absent. */
+    homeRegion?: string;
+    /** The tenancy, when config names it (`oci:tenancyOcid`); otherwise found from the compartment. */
+    tenancyId?: string;
+    /** Where the site's Object Storage grants are attached: its compartment, or an ancestor of it. */
+    policyCompartmentId: string;
+}
+
+/** Everything only the `oci` platform configures. */
+export interface OciSiteSettings extends OciNetworkSettings {
+    iam: OciIamSettings;
+    /** Days a snapshot object stays immutable in the active site's bucket; the retention days when absent. */
+    immutableDays?: number;
+    /** Pulumi runs where it reaches the nodes' private addresses (VPN, FastConnect, a runner in the VCN). */
+    privateAccess: boolean;
+}
+
 export interface OciSiteArgs {
     stack: string;
     region: string;
+    role: "primary" | "standby";
     network: OciNetworkSettings;
+    iam: OciIamSettings;
     /** Snapshot store settings; `nodeAccess` follows the site's role. */
-    store: Pick<SnapshotStoreArgs, "nodeAccess" | "prefix" | "retentionDays" | "parExpiresAt" | "kmsKeyId">;
+    store: Pick<SnapshotStoreArgs, "nodeAccess" | "prefix" | "retentionDays" | "immutableDays" | "parExpiresAt" | "kmsKeyId">;
     spec: MirroredSpec;
     /** Standby only: the primary's site, from its stack outputs. */
     primary?: PrimarySite;
 }
 
-/** One complete OCI site: network and DRG, peering, snapshot store, and the kubeadm nodes. */
+/**
+ * One complete OCI site: network and DRG, peering, snapshot store and its IAM grants, and the kubeadm
+ * nodes. Every OCI resource in it carries the cluster, site and role tags.
+ */
 export class OciSite extends pulumi.ComponentResource {
     readonly network: Network;
+    readonly grants: ServiceGrants;
     readonly peering: Peering;
     readonly store: SnapshotStore;
     readonly nodes: Nodes;
@@ -53,7 +83,8 @@ export class OciSite extends pulumi.ComponentResource {
     readonly peerVcnCidr: string;
 
     constructor(name: string, args: OciSiteArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("etcd-dr:site:Site", name, {}, opts);
+        const tags = siteTags({ cluster: args.spec.topology.clusterName, site: args.stack, role: args.role });
+        super("etcd-dr:site:Site", name, {}, pulumi.mergeOptions(opts, { transformations: [tagResources(tags)] }));
         const { network: config, spec, primary } = args;
         const child = { parent: this };
         const peerVcnCidr = config.peerVcnCidr ?? primary?.vcnCidr;
@@ -79,6 +110,22 @@ export class OciSite extends pulumi.ComponentResource {
             peer: primary ? { connectionId: primary.rpcId, region: primary.region } : undefined,
         }, { parent: this, dependsOn: [this.network.drgAttachment] });
 
+        const home = regionProvider(`${name}-home-region`, homeRegion({ ...args.iam, compartmentId: config.compartmentId }, child), child);
+        this.grants = new ServiceGrants(`${name}-iam`, {
+            clusterName: spec.topology.clusterName,
+            stack: args.stack,
+            compartmentId: args.iam.policyCompartmentId,
+            statements: serviceGrantStatements({
+                region: args.region,
+                compartmentId: config.compartmentId,
+                replicateFromRegion: primary?.region,
+                kmsKeyId: args.store.kmsKeyId,
+                policyCompartmentId: args.iam.policyCompartmentId,
+            }),
+            homeProvider: home,
+            description: `etcd-dr ${spec.topology.clusterName}/${args.stack}: Object Storage may manage the etcd snapshot bucket in ${args.region}`,
+        }, child);
+
         this.store = new SnapshotStore(`${name}-snapshots`, {
             compartmentId: config.compartmentId,
             clusterName: spec.topology.clusterName,
@@ -88,6 +135,7 @@ export class OciSite extends pulumi.ComponentResource {
             replicateFrom: primary
                 ? { bucket: primary.bucketName, namespace: primary.bucketNamespace, region: primary.region, compartmentId: primary.compartmentId }
                 : undefined,
+            grants: this.grants.ready,
         }, child);
 
         this.hosts = planHosts(spec.topology, siteSubnets(config.vcnCidr));

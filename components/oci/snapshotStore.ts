@@ -1,7 +1,9 @@
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
 import { bucketName } from "../../lib/names";
+import { lifecycleRules, PAR_IGNORED_INPUTS, retentionRules } from "../../lib/ociStore";
 import { snapshotPrefix } from "../../lib/store";
+import { regionProvider } from "./providers";
 
 /** The active site's bucket that this (standby) site's bucket replicates from. */
 export interface ReplicationSource {
@@ -25,20 +27,25 @@ export interface SnapshotStoreArgs {
     prefix: string;
     /** Snapshots older than this are deleted by a lifecycle rule. */
     retentionDays: number;
+    /** Days a written object can be neither overwritten nor deleted on the active site (0: no rule). */
+    immutableDays: number;
     /** RFC 3339 time the pre-authenticated requests expire. */
     parExpiresAt: string;
     /** Vault key that encrypts the bucket; Oracle-managed keys when absent. */
     kmsKeyId?: string;
     /** Standby only: where snapshots come from. The standby owns the policy because it is built second. */
     replicateFrom?: ReplicationSource;
+    /** Completes once Object Storage may act on this bucket (lifecycle, replication, Vault key). */
+    grants: pulumi.Resource;
 }
 
 const PAR_SECRET_OUTPUTS = ["fullPath", "accessUri"];
 
 /**
  * One private bucket per site. The active site's nodes write through a write-only, prefix-scoped
- * pre-authenticated request; the standby's bucket is the read-only replica, read and listed through
- * its own request during a restore. Old snapshots expire by lifecycle rule.
+ * pre-authenticated request, and a retention rule keeps what they wrote from being overwritten or
+ * deleted; old snapshots expire by lifecycle rule. The standby's bucket is the read-only replica,
+ * read and listed through its own request during a restore.
  */
 export class SnapshotStore extends pulumi.ComponentResource {
     readonly bucket: oci.objectstorage.Bucket;
@@ -56,6 +63,14 @@ export class SnapshotStore extends pulumi.ComponentResource {
         this.prefix = snapshotPrefix(args.prefix, args.clusterName);
         this.namespace = oci.objectstorage.getNamespaceOutput({ compartmentId: args.compartmentId }, child).namespace;
 
+        const rules = {
+            active: args.nodeAccess === "backup-write",
+            replica: args.replicateFrom !== undefined,
+            prefix: this.prefix,
+            retentionDays: args.retentionDays,
+            immutableDays: args.immutableDays,
+        };
+        const retention = retentionRules(rules);
         this.bucket = new oci.objectstorage.Bucket(`${name}-bucket`, {
             compartmentId: args.compartmentId,
             namespace: this.namespace,
@@ -63,20 +78,25 @@ export class SnapshotStore extends pulumi.ComponentResource {
             accessType: "NoPublicAccess",
             kmsKeyId: args.kmsKeyId,
             storageTier: "Standard",
-        }, { parent: this, protect: false });
+            // Absent rather than empty: the provider wants at least one rule when the list is given.
+            retentionRules: retention.length > 0 ? retention : undefined,
+        }, {
+            parent: this,
+            // The DR asset: never replaced or deleted by a program change, and kept when the stack goes.
+            protect: true,
+            retainOnDelete: true,
+            // OCI refuses a bucket whose Vault key Object Storage may not use yet.
+            dependsOn: args.kmsKeyId ? [args.grants] : [],
+        });
 
-        new oci.objectstorage.ObjectLifecyclePolicy(`${name}-retention`, {
-            bucket: this.bucket.name,
-            namespace: this.namespace,
-            rules: [{
-                name: "expire-old-snapshots",
-                action: "DELETE",
-                isEnabled: true,
-                timeAmount: String(args.retentionDays),
-                timeUnit: "DAYS",
-                objectNameFilter: { inclusionPrefixes: [this.prefix] },
-            }],
-        }, child);
+        const lifecycle = lifecycleRules(rules);
+        if (lifecycle.length > 0) {
+            new oci.objectstorage.ObjectLifecyclePolicy(`${name}-retention`, {
+                bucket: this.bucket.name,
+                namespace: this.namespace,
+                rules: lifecycle,
+            }, { parent: this, dependsOn: [args.grants] });
+        }
 
         if (args.nodeAccess === "backup-write") {
             this.writeUrl = this.par(name, "backup-write", "AnyObjectWrite", "Deny", args.parExpiresAt);
@@ -100,27 +120,19 @@ export class SnapshotStore extends pulumi.ComponentResource {
             bucketListingAction: listing,
             objectName: this.prefix,
             timeExpires: expires,
-        }, { parent: this, additionalSecretOutputs: PAR_SECRET_OUTPUTS });
+        }, { parent: this, additionalSecretOutputs: PAR_SECRET_OUTPUTS, ignoreChanges: PAR_IGNORED_INPUTS });
         return pulumi.secret(request.fullPath);
     }
 
     private replicate(name: string, args: SnapshotStoreArgs, source: ReplicationSource): oci.objectstorage.ReplicationPolicy {
-        // Object Storage in the source region performs the copy, so it needs IAM rights in this compartment.
-        const iam = new oci.identity.Policy(`${name}-replication-iam`, {
-            compartmentId: args.compartmentId,
-            name: `${name}-replication`,
-            description: `Object Storage replicates etcd snapshots of ${args.clusterName} into ${args.region}`,
-            statements: pulumi.all([source.region, source.compartmentId, args.compartmentId]).apply(([region, ...compartments]) =>
-                [...new Set(compartments)].map((id) => `Allow service objectstorage-${region} to manage object-family in compartment id ${id}`),
-            ),
-        }, { parent: this });
-        const sourceRegion = new oci.Provider(`${name}-source-region`, { region: source.region }, { parent: this });
+        // The policy belongs to the source bucket, so it is written through the source's region.
+        const sourceRegion = regionProvider(`${name}-source-region`, source.region, { parent: this });
         return new oci.objectstorage.ReplicationPolicy(`${name}-replication`, {
             bucket: source.bucket,
             namespace: source.namespace,
             name: `${args.clusterName}-to-${args.region}`,
             destinationBucketName: this.bucket.name,
             destinationRegionName: args.region,
-        }, { parent: this, provider: sourceRegion, dependsOn: [iam, this.bucket] });
+        }, { parent: this, provider: sourceRegion, dependsOn: [args.grants, this.bucket] });
     }
 }

@@ -46,11 +46,15 @@ export const ociPlatform: PlatformAdapter = {
         const site = new OciSite(config.stack, {
             stack: config.stack,
             region: config.region,
+            role: config.role,
             network,
+            iam: network.iam,
             store: {
                 nodeAccess: config.role === "primary" ? "backup-write" : "restore-read",
                 prefix: config.snapshots.prefix,
                 retentionDays: config.snapshots.retentionDays,
+                // Locked as long as the lifecycle rule keeps them: no snapshot is ever overwritable.
+                immutableDays: network.immutableDays ?? config.snapshots.retentionDays,
                 parExpiresAt: config.snapshots.parExpiresAt,
                 kmsKeyId: config.snapshots.kmsKeyId,
             },

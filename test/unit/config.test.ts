@@ -12,6 +12,7 @@ function primaryConfig(): Raw {
         "etcd-dr:vcnCidr": "10.10.0.0/16",
         "etcd-dr:peerVcnCidr": "10.20.0.0/16",
         "etcd-dr:operatorCidr": "192.0.2.0/28",
+        "etcd-dr:bastion": "true",
         "etcd-dr:nodeImageId": "ocid1.image.oc1.iad.aaaa",
         "etcd-dr:sshPublicKey": "ssh-ed25519 AAAAC3Nza test",
         "etcd-dr:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=\n-----END OPENSSH PRIVATE KEY-----",

@@ -1,0 +1,64 @@
+// How an OCI snapshot bucket keeps its snapshots, decided from the site's role. Object Storage has
+// rules of its own here: a replication destination cannot carry retention rules (and a delete
+// lifecycle rule on it does nothing), and a locked retention rule can never be removed again.
+
+export interface StoreRuleInputs {
+    /** The site's nodes write backups into this bucket. */
+    active: boolean;
+    /** The bucket is a replication destination (read-only until made writable). */
+    replica: boolean;
+    /** Object-name prefix of this cluster's snapshots ("<prefix>/<cluster>/"). */
+    prefix: string;
+    retentionDays: number;
+    /** Days a written object can be neither overwritten nor deleted; 0 for none. */
+    immutableDays: number;
+}
+
+export interface LifecycleRule {
+    name: string;
+    action: "DELETE";
+    isEnabled: boolean;
+    timeAmount: string;
+    timeUnit: "DAYS";
+    objectNameFilter: { inclusionPrefixes: string[] };
+}
+
+export interface RetentionRule {
+    displayName: string;
+    duration: { timeAmount: string; timeUnit: "DAYS" };
+}
+
+/**
+ * The age-based delete rule, on a bucket that is not a replication destination: a replica is
+ * trimmed by the source's replicated deletes, and OCI ignores delete rules on it anyway.
+ */
+export function lifecycleRules(inputs: StoreRuleInputs): LifecycleRule[] {
+    if (inputs.replica) return [];
+    return [{
+        name: "expire-old-snapshots",
+        action: "DELETE",
+        isEnabled: true,
+        timeAmount: String(inputs.retentionDays),
+        timeUnit: "DAYS",
+        objectNameFilter: { inclusionPrefixes: [inputs.prefix] },
+    }];
+}
+
+/**
+ * A time-bound retention rule on the bucket the nodes write to: a committed snapshot (or its
+ * manifest) can be neither overwritten nor deleted until it is `immutableDays` old, not even
+ * through the nodes' write PAR. It is never locked: a role swap must be able to drop it (a
+ * replication destination may not have one), and an operator may remove it deliberately.
+ */
+export function retentionRules(inputs: StoreRuleInputs): RetentionRule[] {
+    if (!inputs.active || inputs.replica || inputs.immutableDays <= 0) return [];
+    return [{ displayName: "committed-snapshots-immutable", duration: { timeAmount: String(inputs.immutableDays), timeUnit: "DAYS" } }];
+}
+
+/**
+ * Inputs of a pre-authenticated request that Pulumi must not diff. The provider reads a PAR back
+ * without `bucketListingAction` (terraform-provider-oci#2092) and the field forces a replacement,
+ * so every refresh would rotate both PARs. `timeExpires` is not in the list: changing it is how a
+ * PAR is rotated.
+ */
+export const PAR_IGNORED_INPUTS = ["bucketListingAction"];
