@@ -1,9 +1,11 @@
-// Checking a snapshot bundle the node toolkit wrote: its objects against its manifest (sha256,
-// decryption, decompression), read through a PAR URL. Listing lives in store.ts.
+// Checking a snapshot bundle the node toolkit wrote: whether all of it is in the store (listing
+// against its manifest), and its objects against its manifest (sha256, decryption, decompression),
+// read through a PAR URL. Listing itself lives in store.ts.
 
 import { createDecipheriv, createHash, pbkdf2Sync } from "crypto";
 import { gunzipSync } from "zlib";
 import { manifestProblems, SnapshotManifest } from "./snapshot";
+import { Fetch, groupSnapshots, listObjects, missingObjects, SnapshotEntry } from "./store";
 
 /** The toolkit's `openssl enc -aes-256-cbc -pbkdf2 -iter 100000 -salt` format: "Salted__", salt, ciphertext. */
 export const PBKDF2_ITERATIONS = 100_000;
@@ -16,6 +18,50 @@ export function decryptOpenssl(data: Buffer, password: string): Buffer {
     const derived = pbkdf2Sync(password, salt, PBKDF2_ITERATIONS, 48, "sha256");
     const decipher = createDecipheriv("aes-256-cbc", derived.subarray(0, 32), derived.subarray(32, 48));
     return Buffer.concat([decipher.update(data.subarray(16)), decipher.final()]);
+}
+
+export interface StoreSnapshots {
+    /** Newest first: manifest.json and every object it names are listed, at the manifest's sizes. */
+    committed: SnapshotEntry[];
+    /** Snapshots with a manifest that are not committed where this URL reads, and why. */
+    incomplete: { id: string; reason: string }[];
+}
+
+/**
+ * The snapshots under root ("<prefix>/<cluster>/") as the store behind readUrl holds them. A
+ * manifest is not enough on a replica: replication copies each object on its own and in no order,
+ * so a manifest can arrive before its data. Reads every listed manifest (one GET each).
+ */
+export async function committedSnapshots(readUrl: string, root: string, fetchText: Fetch): Promise<StoreSnapshots> {
+    const result: StoreSnapshots = { committed: [], incomplete: [] };
+    for (const entry of groupSnapshots(await listObjects(readUrl, root, fetchText), root)) {
+        if (!entry.hasManifest) continue;
+        const response = await fetchText(`${readUrl}${root}${entry.id}/manifest.json`);
+        // Gone since the listing (retention deleted it): it is no snapshot any more.
+        if (response.status === 404) continue;
+        if (response.status !== 200) {
+            throw new Error(`reading the manifest of ${entry.id} failed with HTTP ${response.status}; check that the PAR allows reads and has not expired`);
+        }
+        let manifest: SnapshotManifest;
+        try {
+            manifest = JSON.parse(response.body) as SnapshotManifest;
+        } catch {
+            result.incomplete.push({ id: entry.id, reason: "manifest.json is not JSON" });
+            continue;
+        }
+        const problems = manifestProblems(manifest, entry.id);
+        if (problems.length > 0) {
+            result.incomplete.push({ id: entry.id, reason: problems.join("; ") });
+            continue;
+        }
+        const missing = missingObjects(entry, manifest.objects);
+        if (missing.length > 0) {
+            result.incomplete.push({ id: entry.id, reason: `still arriving: ${missing.join(", ")}` });
+            continue;
+        }
+        result.committed.push(entry);
+    }
+    return result;
 }
 
 export type FetchBytes = (url: string) => Promise<{ status: number; body: Buffer }>;

@@ -3,7 +3,7 @@
 
 import { parExpired } from "./par";
 import { manifestProblems, parseSnapshotId, sameMembers, SnapshotManifest } from "./snapshot";
-import { Fetch, HttpResult, snapshotDir } from "./store";
+import { Fetch, groupSnapshots, HttpResult, listObjects, ListedObject, missingObjects, snapshotDir, snapshotPrefix } from "./store";
 
 export type { Fetch, HttpResult };
 
@@ -30,7 +30,7 @@ export interface PrecheckResult {
     manifest?: SnapshotManifest;
 }
 
-const STORE_CHECKS = "snapshot exists in the replica, manifest readable, member host names, etcd and Kubernetes versions";
+const STORE_CHECKS = "snapshot exists in the replica with every object its manifest names, manifest readable, member host names, etcd and Kubernetes versions";
 
 export async function runPrechecks(input: PrecheckInput): Promise<PrecheckResult> {
     const problems: string[] = [];
@@ -51,7 +51,8 @@ export async function runPrechecks(input: PrecheckInput): Promise<PrecheckResult
         return { problems, skipped: [`prechecks not run: the replica's read URL is not known yet (${STORE_CHECKS})`] };
     }
 
-    const manifestUrl = `${input.readUrl}${snapshotDir(input.prefix, input.cluster, id)}manifest.json`;
+    const dir = snapshotDir(input.prefix, input.cluster, id);
+    const manifestUrl = `${input.readUrl}${dir}manifest.json`;
     let response: HttpResult;
     try {
         response = await input.fetch(manifestUrl);
@@ -80,6 +81,22 @@ export async function runPrechecks(input: PrecheckInput): Promise<PrecheckResult
     if (broken.length > 0) {
         problems.push(`the manifest of snapshot ${id} is unusable (${broken.join("; ")}); pick another snapshot`);
         return { problems, skipped: [] };
+    }
+    // Replication copies each object on its own and in no order: the manifest can be in the
+    // replica before the data it describes.
+    let listed: ListedObject[];
+    try {
+        listed = await listObjects(input.readUrl, dir, input.fetch);
+    } catch (error) {
+        problems.push(`listing snapshot ${id} in the replica failed (${(error as Error).message}); check the replica's pre-authenticated request allows listing, then run again`);
+        return { problems, skipped: [] };
+    }
+    const entry = groupSnapshots(listed, snapshotPrefix(input.prefix, input.cluster)).find((e) => e.id === id);
+    const missing = missingObjects(entry, manifest.objects);
+    if (missing.length > 0) {
+        problems.push(
+            `snapshot ${id} is not complete in the replica yet (${missing.join(", ")}); replication copies each object on its own, so wait for the rest and run again, or pick a snapshot \`npm run snapshots -- <stack>\` lists`,
+        );
     }
     if (manifest.cluster !== input.cluster) {
         problems.push(`snapshot ${id} belongs to cluster '${manifest.cluster}', not '${input.cluster}'`);

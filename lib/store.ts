@@ -38,10 +38,16 @@ export interface SnapshotEntry {
     createdAt: Date;
     revision: number;
     sizeBytes: number;
-    committed: boolean;
+    /**
+     * manifest.json is listed. On the site that took the snapshot this commits it (the manifest goes
+     * up last); on a replica it does not, see missingObjects.
+     */
+    hasManifest: boolean;
+    /** Size of every object listed under the snapshot's directory, by its name there. */
+    objects: Map<string, number>;
 }
 
-/** Groups a listing under "<prefix>/<cluster>/" into snapshots; only those with manifest.json are committed. */
+/** Groups a listing under "<prefix>/<cluster>/" into snapshots, newest first. */
 export function groupSnapshots(objects: ListedObject[], root: string): SnapshotEntry[] {
     const byId = new Map<string, SnapshotEntry>();
     for (const object of objects) {
@@ -49,12 +55,29 @@ export function groupSnapshots(objects: ListedObject[], root: string): SnapshotE
         const [id, file] = object.name.slice(root.length).split("/");
         const parsed = parseSnapshotId(id);
         if (!parsed || !file) continue;
-        const entry = byId.get(id) ?? { id, createdAt: parsed.createdAt, revision: parsed.revision, sizeBytes: 0, committed: false };
+        const entry = byId.get(id) ?? { id, createdAt: parsed.createdAt, revision: parsed.revision, sizeBytes: 0, hasManifest: false, objects: new Map() };
         entry.sizeBytes += object.size;
-        entry.committed = entry.committed || file === "manifest.json";
+        entry.hasManifest = entry.hasManifest || file === "manifest.json";
+        entry.objects.set(object.name.slice(root.length + id.length + 1), object.size);
         byId.set(id, entry);
     }
     return [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
+}
+
+/**
+ * What the listing lacks of the objects a manifest names, one phrase each; empty when all of them
+ * are there at the manifest's size. Cross-region replication copies each object on its own and in
+ * no order, so a replica can list a manifest before the data it describes: only a snapshot with
+ * nothing missing is committed there.
+ */
+export function missingObjects(entry: SnapshotEntry | undefined, wanted: { name: string; size: number }[]): string[] {
+    const missing: string[] = [];
+    for (const object of wanted) {
+        const size = entry?.objects.get(object.name);
+        if (size === undefined) missing.push(`${object.name} missing`);
+        else if (size !== object.size) missing.push(`${object.name} is ${size} bytes, the manifest says ${object.size}`);
+    }
+    return missing;
 }
 
 interface ListingPage {

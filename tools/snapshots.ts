@@ -1,5 +1,7 @@
-// Lists the snapshots in a stack's snapshot store, newest first, with age, size, revision and
-// whether each verifies (every object's sha256, decryption with the stack's key, decompression).
+// Lists the committed snapshots in a stack's snapshot store, newest first, with age, size, revision
+// and whether each verifies (every object's sha256, decryption with the stack's key,
+// decompression). Committed: the manifest and every object it names are there at its sizes; on a
+// replica the manifest can arrive before its data, and such a snapshot is named as still arriving.
 //
 //   npm run snapshots -- <stack> [--json] [--no-verify]
 //
@@ -8,8 +10,8 @@
 
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { verifySnapshot } from "../lib/bundle";
-import { groupSnapshots, httpFetch, listObjects } from "../lib/store";
+import { committedSnapshots, verifySnapshot } from "../lib/bundle";
+import { httpFetch } from "../lib/store";
 
 interface StackOutputs {
     snapshotStore?: { readUrl?: string; prefix: string; cluster: string };
@@ -57,13 +59,17 @@ async function main(): Promise<void> {
         return { status: response.status, body: Buffer.from(await response.arrayBuffer()) };
     };
     const now = new Date();
-    const snapshots = groupSnapshots(await listObjects(readUrl, store.prefix, httpFetch), store.prefix).filter((s) => s.committed);
+    const { committed, incomplete } = await committedSnapshots(readUrl, store.prefix, httpFetch);
     const rows = [];
-    for (const snapshot of snapshots) {
+    for (const snapshot of committed) {
         const verified = args.includes("--no-verify")
             ? "not checked"
             : (await verifySnapshot(readUrl, `${store.prefix}${snapshot.id}/`, snapshot.id, outputs.encryptionKey, fetchBytes)).problem ?? "yes";
         rows.push({ ...snapshot, verified });
+    }
+    // stderr, so that --json stays one parseable line.
+    for (const { id, reason } of incomplete) {
+        process.stderr.write(`not listed: snapshot ${id} is not committed in this store (${reason})\n`);
     }
     if (args.includes("--json")) {
         process.stdout.write(`${JSON.stringify(rows.map((r) => ({ id: r.id, createdAt: r.createdAt.toISOString(), ageSeconds: Math.round((now.getTime() - r.createdAt.getTime()) / 1000), sizeBytes: r.sizeBytes, revision: r.revision, verified: r.verified })))}\n`);

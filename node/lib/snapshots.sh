@@ -2,20 +2,58 @@
 # and `etcd-dr verify`, which downloads one and checks every object and the database.
 # shellcheck shell=bash
 
-# "id<TAB>total size" of committed snapshots, newest first
+# "id<TAB>total size" of committed snapshots, newest first. Committed: manifest.json is in the store
+# and so is every object it names, at the size it names. The site that takes a snapshot uploads the
+# manifest last, but replication copies each object on its own and in no order, so a replica can
+# hold a manifest before the data it describes; such a snapshot is named on stderr and left out.
 committed_snapshots() {
     local root listing
     root="$(snapshot_root)/"
     listing="$(store_list "$root")"
     [[ -z "$listing" ]] && return 0
-    awk -F'\t' -v root="$root" '
+    local -A sizes=() totals=()
+    local name size id
+    while IFS=$'\t' read -r name size; do
+        sizes["$name"]=$size
+    done <<<"$listing"
+    # %.0f: mawk clamps %d at 2^31-1, and a snapshot may well be larger.
+    while IFS=$'\t' read -r id size; do
+        totals["$id"]=$size
+    done < <(awk -F'\t' -v root="$root" '
         index($1, root) == 1 {
-            rest = substr($1, length(root) + 1)
-            split(rest, parts, "/")
+            split(substr($1, length(root) + 1), parts, "/")
             size[parts[1]] += $2
-            if (parts[2] == "manifest.json") committed[parts[1]] = 1
         }
-        END { for (id in committed) printf "%s\t%d\n", id, size[id] }' <<<"$listing" | sort -r
+        END { for (id in size) printf "%s\t%.0f\n", id, size[id] }' <<<"$listing")
+
+    local manifest status missing count
+    local -a ids
+    mapfile -t ids < <(awk -F'\t' -v root="$root" '
+        index($1, root) == 1 && split(substr($1, length(root) + 1), parts, "/") == 2 && parts[2] == "manifest.json" { print parts[1] }' <<<"$listing" | sort -r)
+    for id in "${ids[@]}"; do
+        status=0
+        manifest="$(store_read "$root$id/manifest.json")" || status=$?
+        case "$status" in
+            0) ;;
+            2) continue ;; # deleted since the listing (retention): no snapshot any more
+            *) die "cannot read $root${id}/manifest.json from the store; check ETCD_DR_READ_URL and that its PAR has not expired" ;;
+        esac
+        missing="" count=0
+        while IFS=$'\t' read -r name size _; do
+            count=$((count + 1))
+            if [[ -z "${sizes["$root$id/$name"]:-}" ]]; then
+                missing+="${missing:+, }$name missing"
+            elif [[ "${sizes["$root$id/$name"]}" != "$size" ]]; then
+                missing+="${missing:+, }$name is ${sizes["$root$id/$name"]} bytes, the manifest says $size"
+            fi
+        done < <(manifest_objects <(printf '%s\n' "$manifest"))
+        ((count > 0)) || missing="its manifest names no objects"
+        if [[ -n "$missing" ]]; then
+            log "snapshot $id is not complete in the store ($missing); it is left out until all of it has arrived"
+            continue
+        fi
+        printf '%s\t%s\n' "$id" "${totals["$id"]}"
+    done
 }
 
 # A store that cannot be listed fails the command (one ERROR line, from store_list): an empty table

@@ -22,6 +22,20 @@ store_get() {
     esac
 }
 
+# store_read NAME: prints a (small, text) object; 0 on success, 2 when it does not exist, 1 otherwise
+store_read() {
+    local name=$1 answer code
+    require_setting ETCD_DR_READ_URL "read snapshots"
+    # The status goes on a last line of its own, after the body.
+    answer="$(curl -sS --retry 3 --retry-delay 2 -w '\n%{http_code}' "${ETCD_DR_READ_URL%/}/${name}")" || return 1
+    code="${answer##*$'\n'}"
+    case "$code" in
+        200) printf '%s\n' "${answer%$'\n'*}" ;;
+        404) return 2 ;;
+        *) return 1 ;;
+    esac
+}
+
 # Every object name under a prefix with its size, "name<TAB>size" per line, across pages.
 # Dies when the store does not answer: an unreadable store must never look like an empty one.
 store_list() {

@@ -31,7 +31,7 @@ describe("snapshot bundles read from the store", () => {
         assert.throws(() => decryptOpenssl(data, "k3y"), /not openssl salted data/);
     });
 
-    it("groups a listing into snapshots, newest first, committed only with a manifest", () => {
+    it("groups a listing into snapshots, newest first, noting which have a manifest", () => {
         const root = "etcd/lab/";
         const entries = groupSnapshots([
             { name: `${root}20261121T170053Z-r3/snapshot.db.gz.enc`, size: 100 },
@@ -40,7 +40,8 @@ describe("snapshot bundles read from the store", () => {
             { name: `${root}not-a-snapshot/file`, size: 1 },
             { name: "etcd/other/20261121T190000Z-r1/manifest.json", size: 1 },
         ], root);
-        assert.deepStrictEqual(entries.map((e) => [e.id, e.sizeBytes, e.committed]), [["20261121T180000Z-r9", 200, false], ["20261121T170053Z-r3", 110, true]]);
+        assert.deepStrictEqual(entries.map((e) => [e.id, e.sizeBytes, e.hasManifest]), [["20261121T180000Z-r9", 200, false], ["20261121T170053Z-r3", 110, true]]);
+        assert.deepStrictEqual([...entries[1].objects], [["snapshot.db.gz.enc", 100], ["manifest.json", 10]]);
     });
 
     it("lists across pages", async () => {

@@ -20,8 +20,13 @@ function input(overrides: Partial<PrecheckInput> = {}, answer?: HttpResult | Err
         now: new Date("2026-11-21T18:00:00Z"),
         offline: false,
         fetch: async (url) => {
-            assert.strictEqual(url, `${URL}etcd/lab/${ID}/manifest.json`);
             if (reply instanceof Error) throw reply;
+            // The listing of the snapshot's directory: every object the sample manifest names, at its size.
+            if (url.startsWith(`${URL}?prefix=${encodeURIComponent(`etcd/lab/${ID}/`)}&fields=name,size`)) {
+                const objects = [...manifest.objects, { name: "manifest.json", size: 700 }].map((o) => ({ name: `etcd/lab/${ID}/${o.name}`, size: o.size }));
+                return { status: 200, body: JSON.stringify({ objects }) };
+            }
+            assert.strictEqual(url, `${URL}etcd/lab/${ID}/manifest.json`);
             return reply;
         },
         ...overrides,
