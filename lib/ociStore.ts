@@ -2,6 +2,8 @@
 // rules of its own here: a replication destination cannot carry retention rules (and a delete
 // lifecycle rule on it does nothing), and a locked retention rule can never be removed again.
 
+import { createHash } from "crypto";
+
 export interface StoreRuleInputs {
     /** The site's nodes write backups into this bucket. */
     active: boolean;
@@ -58,7 +60,30 @@ export function retentionRules(inputs: StoreRuleInputs): RetentionRule[] {
 /**
  * Inputs of a pre-authenticated request that Pulumi must not diff. The provider reads a PAR back
  * without `bucketListingAction` (terraform-provider-oci#2092) and the field forces a replacement,
- * so every refresh would rotate both PARs. `timeExpires` is not in the list: changing it is how a
- * PAR is rotated.
+ * so every refresh would rotate both PARs.
  */
 export const PAR_IGNORED_INPUTS = ["bucketListingAction"];
+
+/** Everything that defines a PAR; OCI cannot change any of it on an existing one. */
+export interface ParDefinition {
+    bucket: string;
+    prefix: string;
+    accessType: string;
+    bucketListingAction: string;
+    timeExpires: string;
+}
+
+/**
+ * The part of a PAR's resource name that changes whenever its definition does. A changed PAR is
+ * then a new resource, created from the program's inputs, and never a replacement of the old one:
+ * a replacement would reuse the ignored `bucketListingAction` from the state, which a refresh may
+ * have blanked, and the replica's PAR would lose its listing. Rotating is changing `timeExpires`.
+ */
+export function parGeneration(par: ParDefinition): string {
+    const day = par.timeExpires.slice(0, 10).replace(/-/g, "");
+    const digest = createHash("sha256")
+        .update(JSON.stringify([par.bucket, par.prefix, par.accessType, par.bucketListingAction, par.timeExpires]))
+        .digest("hex")
+        .slice(0, 8);
+    return `${day}-${digest}`;
+}

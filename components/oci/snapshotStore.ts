@@ -1,7 +1,7 @@
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
 import { bucketName } from "../../lib/names";
-import { lifecycleRules, PAR_IGNORED_INPUTS, retentionRules } from "../../lib/ociStore";
+import { lifecycleRules, PAR_IGNORED_INPUTS, parGeneration, retentionRules } from "../../lib/ociStore";
 import { snapshotPrefix } from "../../lib/store";
 import { regionProvider } from "./providers";
 
@@ -99,9 +99,9 @@ export class SnapshotStore extends pulumi.ComponentResource {
         }
 
         if (args.nodeAccess === "backup-write") {
-            this.writeUrl = this.par(name, "backup-write", "AnyObjectWrite", "Deny", args.parExpiresAt);
+            this.writeUrl = this.par(name, args, "backup-write", "AnyObjectWrite", "Deny");
         } else {
-            this.readUrl = this.par(name, "restore-read", "AnyObjectRead", "ListObjects", args.parExpiresAt);
+            this.readUrl = this.par(name, args, "restore-read", "AnyObjectRead", "ListObjects");
         }
 
         if (args.replicateFrom) {
@@ -111,11 +111,21 @@ export class SnapshotStore extends pulumi.ComponentResource {
         this.registerOutputs({ bucket: this.bucket.name, namespace: this.namespace, prefix: this.prefix });
     }
 
-    private par(name: string, purpose: string, accessType: string, listing: string, expires: string): pulumi.Output<string> {
-        const request = new oci.objectstorage.Preauthrequest(`${name}-${purpose}`, {
+    private par(name: string, args: SnapshotStoreArgs, purpose: string, accessType: string, listing: string): pulumi.Output<string> {
+        const expires = args.parExpiresAt;
+        const generation = parGeneration({
+            bucket: bucketName(args.clusterName, args.stack),
+            prefix: this.prefix,
+            accessType,
+            bucketListingAction: listing,
+            timeExpires: expires,
+        });
+        // The URN names the PAR's generation: a new expiry (a rotation) creates the next PAR, the
+        // nodes' settings move to its URL, and only then is the old one deleted.
+        const request = new oci.objectstorage.Preauthrequest(`${name}-${purpose}-${generation}`, {
             bucket: this.bucket.name,
             namespace: this.namespace,
-            name: `${name}-${purpose}`,
+            name: `${name}-${purpose}-until-${expires.slice(0, 10)}`,
             accessType,
             bucketListingAction: listing,
             objectName: this.prefix,

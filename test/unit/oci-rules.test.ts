@@ -4,7 +4,7 @@ import * as assert from "assert";
 import { isFlexShape, shapeConfigFor } from "../../lib/ociCompute";
 import { icmpRules } from "../../lib/ociNetwork";
 import { providerSettingsFromConfig, SECRET_PROVIDER_KEYS } from "../../lib/ociProvider";
-import { lifecycleRules, PAR_IGNORED_INPUTS, retentionRules, StoreRuleInputs } from "../../lib/ociStore";
+import { lifecycleRules, PAR_IGNORED_INPUTS, parGeneration, retentionRules, StoreRuleInputs } from "../../lib/ociStore";
 import { isTaggable, siteTags } from "../../lib/ociTags";
 
 const active: StoreRuleInputs = { active: true, replica: false, prefix: "etcd/payments/", retentionDays: 14, immutableDays: 14 };
@@ -33,6 +33,20 @@ describe("OCI snapshot store rules", () => {
 
     it("ignores bucketListingAction on PARs, and never their expiry (F09)", () => {
         assert.deepStrictEqual(PAR_IGNORED_INPUTS, ["bucketListingAction"]);
+    });
+
+    it("gives a PAR a new generation whenever anything that defines it changes (F11)", () => {
+        const par = { bucket: "b", prefix: "etcd/payments/", accessType: "AnyObjectRead", bucketListingAction: "ListObjects", timeExpires: "2027-06-30T00:00:00Z" };
+        assert.match(parGeneration(par), /^20270630-[0-9a-f]{8}$/);
+        assert.strictEqual(parGeneration({ ...par }), parGeneration(par));
+        const changed = [
+            { ...par, bucket: "c" },
+            { ...par, prefix: "etcd/orders/" },
+            { ...par, accessType: "AnyObjectWrite" },
+            { ...par, bucketListingAction: "Deny" },
+            { ...par, timeExpires: "2027-06-30T12:00:00Z" },
+        ].map(parGeneration);
+        assert.strictEqual(new Set([parGeneration(par), ...changed]).size, 6);
     });
 });
 

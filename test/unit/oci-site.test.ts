@@ -118,10 +118,19 @@ describe("an OCI site, built under mocks", function () {
             }
         });
 
-        it("rotates a PAR by its expiry: timeExpires comes from config and is not ignored", () => {
-            const write = named(primary, "primary-snapshots-backup-write");
-            assert.strictEqual(write.inputs.timeExpires, "2027-06-30T00:00:00Z");
-            assert.ok(!write.ignoreChanges.includes("timeExpires"));
+        it("rotates a PAR by creating the next one from the program's inputs, never by replacing it", async () => {
+            const [write] = typed(primary, "/preauthrequest:Preauthrequest");
+            assert.match(write.name, /^primary-snapshots-backup-write-20270630-[0-9a-f]{8}$/);
+            assert.deepStrictEqual(
+                [write.inputs.name, write.inputs.timeExpires, write.inputs.bucketListingAction],
+                ["primary-snapshots-backup-write-until-2027-06-30", "2027-06-30T00:00:00Z", "Deny"],
+            );
+            // A replacement would take the ignored bucketListingAction from the state, where a refresh
+            // may have blanked it; a new resource takes it from the program.
+            const rotated = await buildSite({ role: "primary", parExpiresAt: "2027-12-31T00:00:00Z" });
+            const [next] = typed(rotated, "/preauthrequest:Preauthrequest");
+            assert.match(next.name, /^primary-snapshots-backup-write-20271231-[0-9a-f]{8}$/);
+            assert.strictEqual(next.inputs.timeExpires, "2027-12-31T00:00:00Z");
         });
 
         it("keeps committed snapshots from being overwritten or deleted on the active site", () => {

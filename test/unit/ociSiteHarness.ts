@@ -45,6 +45,7 @@ export interface SiteCase {
     config?: Record<string, string>;
     secrets?: string[];
     shape?: string;
+    parExpiresAt?: string;
 }
 
 function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
@@ -106,7 +107,7 @@ export async function buildSite(site: SiteCase): Promise<Recorded[]> {
                 prefix: "etcd",
                 retentionDays: 14,
                 immutableDays: site.immutableDays ?? 14,
-                parExpiresAt: "2027-06-30T00:00:00Z",
+                parExpiresAt: site.parExpiresAt ?? "2027-06-30T00:00:00Z",
                 kmsKeyId: site.kmsKeyId,
             },
             spec,
