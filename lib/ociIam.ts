@@ -103,12 +103,12 @@ export const PULUMI_IDENTITY_PERMISSIONS: IdentityPermission[] = [
     },
     {
         statement: "Allow group <group> to manage remote-peering-from in compartment id <site-compartment>",
-        why: "the standby's connection requests the peering (requestor side)",
+        why: "the standby's connection requests the peering (the requestor, in the standby's compartment)",
         covers: ["oci:Core/remotePeeringConnection:RemotePeeringConnection"],
     },
     {
         statement: "Allow group <group> to manage remote-peering-to in compartment id <site-compartment>",
-        why: "the primary's connection accepts it (acceptor side); both are needed because a role swap moves the sides",
+        why: "the primary's connection accepts it (the acceptor, in the primary's compartment); the sides stay put when the roles swap",
         covers: ["oci:Core/remotePeeringConnection:RemotePeeringConnection"],
     },
     {
