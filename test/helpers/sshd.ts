@@ -1,4 +1,6 @@
-// A real OpenSSH server on loopback with keys made for one test, stopped by the PID it wrote.
+// A real OpenSSH server on loopback with keys made for one test, stopped by the PID it wrote. Its
+// configuration is a stock one in what matters to clients: RSA, ECDSA and Ed25519 host keys (as
+// `ssh-keygen -A` makes them on install) and no AcceptEnv, so SSH "env" requests are refused.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
@@ -11,6 +13,10 @@ export interface Sshd {
     user: string;
     privateKey: string;
     privateKeyPath: string;
+    /** The client key's public half, "ssh-ed25519 AAAA... comment". */
+    publicKey: string;
+    /** The server's host keys as `ssh-keyscan` prints them, without the host: "type base64". */
+    hostKeys: { rsa: string; ecdsa: string; ed25519: string };
     dir: string;
     stop(): void;
 }
@@ -45,15 +51,16 @@ export async function startSshd(): Promise<Sshd> {
         throw new Error("/usr/sbin/sshd is missing; `make test` installs openssh-server");
     }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-sshd-"));
-    const keygen = (file: string) => execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, file)]);
-    keygen("host_key");
-    keygen("client_key");
+    const keygen = (file: string, type: string) => execFileSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-f", path.join(dir, file)]);
+    const hostTypes = ["rsa", "ecdsa", "ed25519"] as const;
+    for (const type of hostTypes) keygen(`host_${type}_key`, type);
+    keygen("client_key", "ed25519");
     fs.copyFileSync(path.join(dir, "client_key.pub"), path.join(dir, "authorized_keys"));
     const port = await freePort();
     fs.writeFileSync(path.join(dir, "sshd_config"), [
         "ListenAddress 127.0.0.1",
         `Port ${port}`,
-        `HostKey ${dir}/host_key`,
+        ...hostTypes.map((type) => `HostKey ${dir}/host_${type}_key`),
         `AuthorizedKeysFile ${dir}/authorized_keys`,
         `PidFile ${dir}/sshd.pid`,
         "PermitRootLogin prohibit-password",
@@ -67,12 +74,15 @@ export async function startSshd(): Promise<Sshd> {
     execFileSync(sshd, ["-f", path.join(dir, "sshd_config"), "-E", path.join(dir, "sshd.log")]);
     await waitForPort(port, 10_000);
     const pid = Number(fs.readFileSync(path.join(dir, "sshd.pid"), "utf8").trim());
+    const hostKey = (type: string) => fs.readFileSync(path.join(dir, `host_${type}_key.pub`), "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
     return {
         host: "127.0.0.1",
         port,
         user: os.userInfo().username,
         privateKeyPath: path.join(dir, "client_key"),
         privateKey: fs.readFileSync(path.join(dir, "client_key"), "utf8"),
+        publicKey: fs.readFileSync(path.join(dir, "client_key.pub"), "utf8").trim(),
+        hostKeys: { rsa: hostKey("rsa"), ecdsa: hostKey("ecdsa"), ed25519: hostKey("ed25519") },
         dir,
         stop() {
             try {

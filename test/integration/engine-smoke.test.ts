@@ -1,10 +1,12 @@
-// The offline engine end to end: CLI, language host, random and command providers, a remote
-// command over real SSH, and replacement when `triggers` change -- what RestoreFromSnapshot relies on.
+// The offline engine end to end, against a stock sshd on loopback: the CLI, the language host, the
+// random and command providers and a dynamic provider, holding each plugin to the upstream
+// behaviour engine/README.md lists -- what the program meets when users run the real plugins.
 import * as assert from "assert";
+import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PulumiProject } from "../helpers/pulumi";
+import { PulumiProject, PulumiResult } from "../helpers/pulumi";
 import { startSshd, Sshd } from "../helpers/sshd";
 
 const FIXTURE = path.resolve(__dirname, "..", "fixtures", "engine-smoke");
@@ -15,12 +17,61 @@ interface PreviewStep {
     urn: string;
 }
 
+const output = (r: PulumiResult) => `${r.stdout}\n${r.stderr}`;
+
+/**
+ * A listener that answers every connection by closing it, and records when each came. It runs in
+ * a process of its own: `pulumi` runs synchronously here, and a listener in this event loop would
+ * leave the connections unanswered until the dial gives up.
+ */
+async function closingListener(dir: string): Promise<{ port: number; arrivals(): number[]; stop(): void }> {
+    const log = path.join(dir, `arrivals-${Date.now()}.log`);
+    const script = [
+        "const fs = require('fs'); const log = process.argv[1];",
+        "const server = require('net').createServer((s) => { fs.appendFileSync(log, Date.now() + '\\n'); s.destroy(); });",
+        "server.listen(0, '127.0.0.1', () => console.log(server.address().port));",
+    ].join(" ");
+    const child = spawn(process.execPath, ["-e", script, log], { stdio: ["ignore", "pipe", "inherit"] });
+    const port = await firstLine(child);
+    return {
+        port,
+        arrivals: () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").map(Number) : []),
+        stop: () => child.kill(),
+    };
+}
+
+function firstLine(child: ChildProcess): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+        child.stdout!.once("data", (d: Buffer) => resolve(Number(String(d).trim())));
+        child.once("exit", (code) => reject(new Error(`helper exited ${code}`)));
+    });
+}
+
+/** A port whose accept queue is full, so a TCP connect gets no answer until the client gives up. */
+async function blackhole(): Promise<{ port: number; stop(): void }> {
+    const script = [
+        "use Socket;",
+        "socket(my $s, PF_INET, SOCK_STREAM, 0) or die; bind($s, pack_sockaddr_in(0, inet_aton('127.0.0.1'))) or die; listen($s, 0) or die;",
+        "my ($port) = unpack_sockaddr_in(getsockname($s));",
+        "socket(my $c, PF_INET, SOCK_STREAM, 0) or die; connect($c, pack_sockaddr_in($port, inet_aton('127.0.0.1'))) or die;",
+        "$| = 1; print \"$port\\n\"; sleep 600;",
+    ].join(" ");
+    const child = spawn("perl", ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    return { port: await firstLine(child), stop: () => child.kill() };
+}
+
 describe("offline Pulumi engine smoke test", function () {
-    this.timeout(300_000);
+    this.timeout(600_000);
     let sshd: Sshd;
     let work: string;
     let project: PulumiProject;
     let proof: string;
+    let observedFile: string;
+
+    const proofLines = () => fs.readFileSync(proof, "utf8").trim().split("\n");
+    const config = (values: Record<string, string>, stack = "smoke") => {
+        for (const [key, value] of Object.entries(values)) project.ok(["config", "set", "--stack", stack, key, value]);
+    };
 
     before(async () => {
         sshd = await startSshd();
@@ -31,12 +82,21 @@ describe("offline Pulumi engine smoke test", function () {
         fs.symlinkSync(NODE_MODULES, path.join(dir, "node_modules"));
         fs.mkdirSync(path.join(work, "state"));
         proof = path.join(work, "proof.log");
-        project = new PulumiProject(dir, { PULUMI_BACKEND_URL: `file://${path.join(work, "state")}`, PULUMI_CONFIG_PASSPHRASE: "smoke" });
-        project.ok(["stack", "init", "smoke"]);
-        for (const [key, value] of Object.entries({ marker: "one", proofFile: proof, sshHost: sshd.host, sshPort: String(sshd.port), sshUser: sshd.user })) {
-            project.ok(["config", "set", key, value]);
+        observedFile = path.join(work, "observed.txt");
+        fs.writeFileSync(observedFile, "as installed\n");
+        // A stale agent socket in the caller's environment breaks every upstream remote command;
+        // the tests that want an agent set one of their own.
+        project = new PulumiProject(dir, {
+            PULUMI_BACKEND_URL: `file://${path.join(work, "state")}`,
+            PULUMI_CONFIG_PASSPHRASE: "smoke",
+            SSH_AUTH_SOCK: "",
+        });
+        for (const stack of ["smoke", "failures"]) {
+            project.ok(["stack", "init", stack]);
+            config({ proofFile: proof, sshHost: sshd.host, sshPort: String(sshd.port), sshUser: sshd.user }, stack);
+            project.ok(["config", "set", "--stack", stack, "--secret", "sshPrivateKey"], sshd.privateKey);
         }
-        project.ok(["config", "set", "--secret", "sshPrivateKey"], sshd.privateKey);
+        config({ marker: "one", observedFile, hostKey: sshd.hostKeys.ed25519 });
     });
 
     after(() => {
@@ -44,46 +104,205 @@ describe("offline Pulumi engine smoke test", function () {
         if (work) fs.rmSync(work, { recursive: true, force: true });
     });
 
-    const proofLines = () => fs.readFileSync(proof, "utf8").trim().split("\n");
+    describe("a stack's life", () => {
+        let up: PulumiResult;
 
-    it("creates a RandomPet, a local command and a remote command over SSH", () => {
-        const up = project.ok(["up", "--yes", "--skip-preview"]);
-        assert.match(up.stdout, /\+ 4 created/);
-        const outputs = JSON.parse(project.ok(["stack", "output", "--json"]).stdout) as Record<string, string>;
-        assert.match(outputs.petName, /^[a-z]+-[a-z]+$/);
-        assert.strictEqual(outputs.localStdout, `local one ${outputs.petName}`);
-        assert.strictEqual(outputs.remoteStdout, os.hostname());
-        assert.deepStrictEqual(proofLines(), ["created one"]);
+        it("creates random, local, remote and dynamic resources", () => {
+            up = project.ok(["up", "--stack", "smoke", "--yes", "--skip-preview"]);
+            assert.match(up.stdout, /\+ 10 created/);
+            const outputs = JSON.parse(project.ok(["stack", "output", "--stack", "smoke", "--json"]).stdout) as Record<string, string>;
+            assert.match(outputs.petName, /^[a-z]+-[a-z]+$/);
+            assert.strictEqual(outputs.localStdout, `local one ${outputs.petName}`);
+            assert.strictEqual(outputs.remoteStdout, os.hostname());
+            assert.strictEqual(outputs.observedContent, "as installed");
+            assert.deepStrictEqual(proofLines().sort(), ["created one", "updater-create"]);
+        });
+
+        it("passes stdin to a remote command", () => {
+            const outputs = JSON.parse(project.ok(["stack", "output", "--stack", "smoke", "--json"]).stdout) as Record<string, string>;
+            assert.strictEqual(outputs.stdinStdout, "stdin-one");
+        });
+
+        it("pins an Ed25519 host key on a server that also has RSA and ECDSA keys", () => {
+            const outputs = JSON.parse(project.ok(["stack", "output", "--stack", "smoke", "--json"]).stdout) as Record<string, string>;
+            assert.strictEqual(outputs.pinnedStdout, "pinned");
+        });
+
+        it("logs every line of stdout and stderr unless `logging` leaves a stream out", () => {
+            for (const line of ["log-out-one", "log-err-one", "quiet-err-one"]) assert.ok(up.stdout.includes(line), `${line} is not in the update's output`);
+            assert.ok(!up.stdout.includes("quiet-out-one"), "logging: stderr still logged stdout");
+        });
+
+        it("keeps the SSH key a secret in the state, and the whole connection", () => {
+            const state = project.ok(["stack", "export", "--stack", "smoke"]).stdout;
+            assert.ok(!state.includes(sshd.privateKey.split("\n")[1]), "the private key is in the state in clear text");
+            const resources = (JSON.parse(state) as { deployment: { resources: { urn: string; outputs?: Record<string, unknown> }[] } }).deployment.resources;
+            const remote = resources.find((r) => r.urn.endsWith("::remote"));
+            assert.ok(remote?.outputs?.connection && typeof remote.outputs.connection === "object" && "ciphertext" in remote.outputs.connection,
+                "the remote command's connection is not a secret in the state");
+        });
+
+        it("previews no changes for an unchanged stack, also after reading the node back", () => {
+            project.ok(["preview", "--stack", "smoke", "--expect-no-changes"]);
+            project.ok(["preview", "--stack", "smoke", "--refresh", "--expect-no-changes"]);
+        });
+
+        it("shows what changed on the node when the dynamic provider reads it back with the secret key", () => {
+            fs.writeFileSync(observedFile, "changed by hand\n");
+            try {
+                const drift = project.run(["preview", "--stack", "smoke", "--refresh", "--expect-no-changes", "--diff"]);
+                assert.notStrictEqual(drift.status, 0, "drift must fail --expect-no-changes");
+                assert.match(output(drift), /content\s*: "(as installed|changed by hand)" => "(changed by hand|as installed)"/);
+            } finally {
+                fs.writeFileSync(observedFile, "as installed\n");
+            }
+        });
+
+        it("re-runs `create` (or `update` where given) when only the connection changes", () => {
+            config({ perDialTimeout: "14" });
+            const preview = JSON.parse(project.ok(["preview", "--stack", "smoke", "--json"]).stdout) as { steps: PreviewStep[] };
+            const updated = preview.steps.filter((s) => s.op === "update").map((s) => s.urn.split("::").pop()).sort();
+            assert.deepStrictEqual(updated, ["logged", "pinned", "quiet", "remote", "stdin", "updater"]);
+            const before = proofLines().length;
+            const rerun = project.ok(["up", "--stack", "smoke", "--yes", "--skip-preview"]);
+            assert.match(rerun.stdout, /~ 6 updated/);
+            assert.deepStrictEqual(proofLines().slice(before).sort(), ["created one", "updater-update"]);
+        });
+
+        it("previews a replacement of both commands when the trigger changes", () => {
+            config({ marker: "two" });
+            const changed = project.run(["preview", "--stack", "smoke", "--expect-no-changes"]);
+            assert.notStrictEqual(changed.status, 0, "a changed trigger must fail --expect-no-changes");
+            const preview = JSON.parse(project.ok(["preview", "--stack", "smoke", "--json"]).stdout) as { steps: PreviewStep[] };
+            const replaced = preview.steps.filter((s) => s.op === "replace").map((s) => s.urn.split("::").pop()).sort();
+            assert.deepStrictEqual(replaced, ["local", "remote"]);
+        });
+
+        it("replaces them on up; a stock sshd refuses PULUMI_COMMAND_STDOUT to the remote delete, with a warning", () => {
+            const before = proofLines().length;
+            const up2 = project.ok(["up", "--stack", "smoke", "--yes", "--skip-preview"]);
+            assert.match(up2.stdout, /\+-2 replaced/);
+            assert.match(output(up2), /warning: Unable to set 'PULUMI_COMMAND_STDOUT'\. This only works if your SSH server is configured to accept/);
+            const pet = (JSON.parse(project.ok(["stack", "output", "--stack", "smoke", "--json"]).stdout) as Record<string, string>).petName;
+            assert.deepStrictEqual(proofLines().slice(before).sort(), ["created two", "deleted []", `local-deleted [local one ${pet}]`]);
+        });
+
+        it("destroys everything, running the delete commands", () => {
+            const pet = (JSON.parse(project.ok(["stack", "output", "--stack", "smoke", "--json"]).stdout) as Record<string, string>).petName;
+            const before = proofLines().length;
+            project.ok(["destroy", "--stack", "smoke", "--yes"]);
+            assert.deepStrictEqual(proofLines().slice(before).sort(), ["deleted []", `local-deleted [local two ${pet}]`]);
+        });
     });
 
-    it("previews no changes for an unchanged stack", () => {
-        project.ok(["preview", "--expect-no-changes"]);
+    describe("failures, as the upstream plugins report them", () => {
+        const failing = (scenario: string, values: Record<string, string> = {}, env: NodeJS.ProcessEnv = {}) => {
+            config({ scenario, ...values }, "failures");
+            const started = Date.now();
+            const result = new PulumiProject(project.dir, { ...project.env, ...env }).run(["up", "--stack", "failures", "--yes", "--skip-preview"]);
+            return { result, text: output(result), seconds: (Date.now() - started) / 1000 };
+        };
+
+        it("names the exit status, the script and its output when a command fails", () => {
+            const { result, text } = failing("exit");
+            assert.notStrictEqual(result.status, 0);
+            assert.match(text, /error: Process exited with status 3: running "echo out-line; echo err-line >&2; exit 3":\n\s*out-line\n\s*err-line/);
+        });
+
+        it("sends `environment` as SSH env requests, which a stock sshd refuses", () => {
+            const { result, text } = failing("environment");
+            assert.notStrictEqual(result.status, 0);
+            assert.match(text, /error: Unable to set 'FOO'\. This only works if your SSH server is configured to accept/);
+            assert.match(text, /error: could not set environment variable "FOO": ssh: setenv failed/);
+        });
+
+        it("dials dialErrorLimit + 1 times with a short backoff, then names the last error", async () => {
+            const listener = await closingListener(work);
+            try {
+                const { result, text } = failing("dial", { targetPort: String(listener.port), dialErrorLimit: "3" });
+                assert.notStrictEqual(result.status, 0);
+                assert.match(text, /error: after 3 failed attempts: ssh: handshake failed: EOF/);
+                const arrivals = listener.arrivals();
+                assert.strictEqual(arrivals.length, 4, "dialErrorLimit 3 means four attempts");
+                // 100 + 150 + 225 ms between the attempts (pulumi's retry.Until backoff).
+                const span = arrivals[3] - arrivals[0];
+                assert.ok(span >= 400 && span < 2_000, `four attempts took ${span} ms, not about 0.5 s`);
+            } finally {
+                listener.stop();
+            }
+        });
+
+        it("gives up a dial after perDialTimeout seconds when the host does not answer", async () => {
+            const hole = await blackhole();
+            try {
+                const { result, text } = failing("dial", { targetPort: String(hole.port), dialErrorLimit: "1", perDialTimeout: "2" });
+                assert.notStrictEqual(result.status, 0);
+                assert.match(text, new RegExp(`error: after 1 failed attempts: dial tcp 127\\.0\\.0\\.1:${hole.port}: i/o timeout`));
+            } finally {
+                hole.stop();
+            }
+        });
+
+        it("refuses a host key that is not the pinned one", () => {
+            const { result, text } = failing("hostKey", { hostKey: sshd.publicKey, dialErrorLimit: "0" });
+            assert.notStrictEqual(result.status, 0);
+            assert.match(text, /error: after 0 failed attempts: ssh: handshake failed: ssh: host key mismatch/);
+        });
+
+        it("cannot pin an RSA host key: it asks for ssh-rsa (SHA-1) signatures, which OpenSSH no longer makes", () => {
+            const { result, text } = failing("hostKey", { hostKey: sshd.hostKeys.rsa, dialErrorLimit: "0" });
+            assert.notStrictEqual(result.status, 0);
+            assert.match(text, /error: after 0 failed attempts: ssh: handshake failed: ssh: no common algorithm for host key/);
+        });
+
+        it("fails every remote command when SSH_AUTH_SOCK names a socket that is gone", () => {
+            const stale = path.join(work, "gone-agent.sock");
+            const { result, text } = failing("plain", {}, { SSH_AUTH_SOCK: stale });
+            assert.notStrictEqual(result.status, 0);
+            assert.match(text, new RegExp(`error: dial unix ${stale.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: connect: no such file or directory`));
+        });
+
+        it("authenticates with the keys of a running SSH agent", () => {
+            const agentDir = fs.mkdtempSync(path.join(work, "agent-"));
+            const socket = path.join(agentDir, "agent.sock");
+            const agentOut = execFileSync("ssh-agent", ["-a", socket], { encoding: "utf8" });
+            const agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(agentOut)?.[1]);
+            try {
+                execFileSync("ssh-add", [sshd.privateKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: "ignore" });
+                const { result, text } = failing("agent", {}, { SSH_AUTH_SOCK: socket });
+                assert.strictEqual(result.status, 0, text);
+                const outputs = JSON.parse(project.ok(["stack", "output", "--stack", "failures", "--json"]).stdout) as Record<string, string>;
+                assert.strictEqual(outputs.stdout, "agent-ok");
+            } finally {
+                if (agentPid) process.kill(agentPid, "SIGTERM");
+            }
+        });
+
+        after(() => {
+            if (!project) return;
+            project.run(["destroy", "--stack", "failures", "--yes"]);
+        });
     });
 
-    it("keeps the SSH key a secret in the state", () => {
-        const state = project.ok(["stack", "export"]).stdout;
-        assert.ok(!state.includes(sshd.privateKey.split("\n")[1]), "the private key is in the state in clear text");
-    });
+    describe("the language host", () => {
+        it("reports the provider packages of node_modules, the runtime and the package manager", () => {
+            const about = JSON.parse(project.ok(["about", "--stack", "smoke", "--json"]).stdout) as {
+                plugins: { name: string; kind: string; version: string | null }[];
+                runtime: Record<string, string>;
+            };
+            const resources = about.plugins.filter((p) => p.kind === "resource").map((p) => `${p.name}@${p.version}`);
+            const version = (pkg: string) => (JSON.parse(fs.readFileSync(path.join(NODE_MODULES, pkg, "package.json"), "utf8")) as { version: string }).version;
+            for (const name of ["command", "random"]) {
+                assert.ok(resources.includes(`${name}@${version(`@pulumi/${name}`)}`), `${name} is missing from ${resources.join(", ")}`);
+            }
+            assert.strictEqual(about.runtime.language, "nodejs");
+            assert.strictEqual(about.runtime.packagemanager, "npm");
+            assert.strictEqual(about.runtime.typescriptVersion, version("typescript"));
+        });
 
-    it("previews a replacement of both commands when the trigger changes", () => {
-        project.ok(["config", "set", "marker", "two"]);
-        const changed = project.run(["preview", "--expect-no-changes"]);
-        assert.notStrictEqual(changed.status, 0, "a changed trigger must fail --expect-no-changes");
-        const preview = JSON.parse(project.ok(["preview", "--json"]).stdout) as { steps: PreviewStep[] };
-        const replaced = preview.steps.filter((s) => s.op === "replace").map((s) => s.urn.split("::").pop()).sort();
-        assert.deepStrictEqual(replaced, ["local", "remote"]);
-    });
-
-    it("replaces them on up: the remote side effect runs again and the old one is deleted", () => {
-        const up = project.ok(["up", "--yes", "--skip-preview"]);
-        assert.match(up.stdout, /\+-2 replaced/);
-        assert.deepStrictEqual(proofLines(), ["created one", "created two", `deleted ${os.hostname()}`]);
-    });
-
-    it("destroys everything, running the remote delete command", () => {
-        project.ok(["destroy", "--yes"]);
-        assert.deepStrictEqual(proofLines().slice(-1), [`deleted ${os.hostname()}`]);
-        assert.strictEqual(proofLines().length, 4);
-        project.ok(["stack", "rm", "--yes", "smoke"]);
+        after(() => {
+            if (!project) return;
+            for (const stack of ["smoke", "failures"]) project.run(["stack", "rm", "--stack", stack, "--yes", "--force"]);
+        });
     });
 });

@@ -19,6 +19,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -51,19 +52,56 @@ func (p *randomProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) (
 	return &pulumirpc.CheckResponse{Inputs: req.GetNews()}, nil
 }
 
-// Diff replaces on any input change, as every input of the upstream random resources forces a new value.
+// defaults are the values upstream's schema gives absent inputs; the state carries them, and a
+// program that spells out a default does not change the resource.
+var defaults = map[string]resource.PropertyMap{
+	tokenString:   stringDefaults(),
+	tokenPassword: stringDefaults(),
+	tokenID:       {},
+	tokenPet:      {"length": resource.NewNumberProperty(2), "separator": resource.NewStringProperty("-")},
+}
+
+func stringDefaults() resource.PropertyMap {
+	return resource.PropertyMap{
+		"lower": resource.NewBoolProperty(true), "upper": resource.NewBoolProperty(true),
+		"numeric": resource.NewBoolProperty(true), "number": resource.NewBoolProperty(true),
+		"special":  resource.NewBoolProperty(true),
+		"minLower": resource.NewNumberProperty(0), "minUpper": resource.NewNumberProperty(0),
+		"minNumeric": resource.NewNumberProperty(0), "minSpecial": resource.NewNumberProperty(0),
+	}
+}
+
+// withDefaults returns the inputs with upstream's defaults filled in; `number` and `numeric` are
+// one setting under two names, as in upstream.
+func withDefaults(typ string, inputs resource.PropertyMap) resource.PropertyMap {
+	out := pluginkit.OnlyInputs(inputs, inputNames[typ])
+	for k, v := range defaults[typ] {
+		if cur, has := out[k]; !has || cur.IsNull() {
+			out[k] = v
+		}
+	}
+	if typ == tokenString || typ == tokenPassword {
+		_, hasNumber := inputs["number"]
+		_, hasNumeric := inputs["numeric"]
+		switch {
+		case hasNumeric && !hasNumber:
+			out["number"] = out["numeric"]
+		case hasNumber && !hasNumeric:
+			out["numeric"] = out["number"]
+		}
+	}
+	return out
+}
+
+// Diff replaces on any input change, as every input of the upstream random resources forces a new
+// value; inputs are compared with their defaults filled in.
 func (p *randomProvider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
 	typ := pluginkit.ResourceType(req.GetUrn())
 	olds, news, err := pluginkit.DiffInputs(req, inputNames[typ])
 	if err != nil {
 		return nil, err
 	}
-	changed := pluginkit.ChangedKeys(olds, news)
-	replace := map[string]bool{}
-	for _, k := range changed {
-		replace[k] = true
-	}
-	return pluginkit.DiffResponse(changed, replace), nil
+	return pluginkit.Diff(withDefaults(typ, olds), withDefaults(typ, news), func(string) bool { return true }), nil
 }
 
 func (p *randomProvider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
@@ -72,7 +110,7 @@ func (p *randomProvider) Create(_ context.Context, req *pulumirpc.CreateRequest)
 	if err != nil {
 		return nil, err
 	}
-	outputs := inputs.Copy()
+	outputs := withDefaults(typ, inputs)
 	id := "preview"
 	if req.GetPreview() {
 		for _, key := range computedKeys(typ) {
@@ -97,6 +135,8 @@ func computedKeys(typ string) []string {
 		return []string{"hex", "b64Std", "b64Url", "dec"}
 	case tokenPet:
 		return nil
+	case tokenPassword:
+		return []string{"result", "bcryptHash"}
 	default:
 		return []string{"result"}
 	}
@@ -109,10 +149,17 @@ func generate(typ string, inputs, outputs resource.PropertyMap) (string, error) 
 		if err != nil {
 			return "", err
 		}
-		outputs["result"] = resource.NewStringProperty(value)
 		if typ == tokenPassword {
+			// Upstream's result and bcryptHash are sensitive: secrets in the state whatever the program says.
+			hash, err := bcrypt.GenerateFromPassword([]byte(value), bcrypt.DefaultCost)
+			if err != nil {
+				return "", err
+			}
+			outputs["result"] = resource.MakeSecret(resource.NewStringProperty(value))
+			outputs["bcryptHash"] = resource.MakeSecret(resource.NewStringProperty(string(hash)))
 			return "none", nil
 		}
+		outputs["result"] = resource.NewStringProperty(value)
 		return value, nil
 	case tokenID:
 		size := int(pluginkit.Number(inputs, "byteLength", 0))
@@ -128,7 +175,8 @@ func generate(typ string, inputs, outputs resource.PropertyMap) (string, error) 
 		outputs["b64Std"] = resource.NewStringProperty(prefix + base64.StdEncoding.EncodeToString(raw))
 		outputs["b64Url"] = resource.NewStringProperty(prefix + base64.RawURLEncoding.EncodeToString(raw))
 		outputs["dec"] = resource.NewStringProperty(prefix + new(big.Int).SetBytes(raw).String())
-		return prefix + base64.RawURLEncoding.EncodeToString(raw), nil
+		// Upstream's id is the unprefixed URL-safe encoding; only the outputs carry the prefix.
+		return base64.RawURLEncoding.EncodeToString(raw), nil
 	case tokenPet:
 		return pet(inputs)
 	}
