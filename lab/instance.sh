@@ -41,6 +41,10 @@ readonly INSTANCE_SITES=(primary standby)
 readonly INSTANCE_SYSCALLS='@keyring @mount @privileged @clock @module @raw-io @reboot @swap @cpu-emulation @debug @obsolete'
 readonly INSTANCE_STOP_SECONDS=30
 readonly INSTANCE_MACHINE_GLOB='edri-[ps]-*'
+# The lab's service address (lab/cloud.sh): the instances' resolver. Nothing answers DNS there, as
+# nothing outside the lab is reachable; a resolver must exist for CoreDNS to start.
+readonly INSTANCE_SERVICE_ADDRESS=10.250.0.1
+readonly INSTANCE_PEERING_OCTET=254
 
 # shellcheck source=image.sh disable=SC1091 # checked on its own (make lint)
 source "$INSTANCE_LAB/image.sh"
@@ -284,6 +288,10 @@ write_seed() {
             [[ -n "$line" && "$line" != \#* ]] && printf "  - '%s'\n" "${line//\'/\'\'}"
         done <"$ssh_key"
     } >"$seed/meta-data"
+    local other
+    other="$( [[ "$site" == primary ]] && echo standby || echo primary)"
+    # The other site is reached through the peering router (lab/cloud.sh peering), as an OCI subnet's
+    # route table sends the peer VCN to its DRG; without the peering, nothing answers there.
     cat >"$seed/network-config" <<YAML
 version: 2
 ethernets:
@@ -292,7 +300,10 @@ ethernets:
     routes:
       - to: 0.0.0.0/0
         via: $gateway
+      - to: 10.250.$(site_index "$other").0/24
+        via: 10.250.$(site_index "$site").$INSTANCE_PEERING_OCTET
 YAML
+    echo "nameserver $INSTANCE_SERVICE_ADDRESS" >"$dir/merged/etc/resolv.conf"
     if [[ "$user_data" == - ]]; then
         cat >"$seed/user-data"
     else

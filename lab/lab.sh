@@ -441,7 +441,7 @@ lab_processes() {
 cmd_down() {
     [[ $EUID -eq 0 ]] || die "the lab needs root to come down"
     local pidfile pid mount site link started=$SECONDS waited=0
-    "$ROOT/lab/instance.sh" down-all || log "removing the lab instances failed; run lab/instance.sh down-all"
+    "$ROOT/lab/cloud.sh" down || log "removing the local cloud (instances, peering, supply services) failed; run lab/cloud.sh down"
     # SIGTERM makes systemd-nspawn ask the container's systemd for an orderly poweroff.
     for pidfile in "$LAB_DIR"/nodes/*/*/nspawn.pid; do
         kill -TERM "$(cat "$pidfile")" 2>/dev/null || true

@@ -2,6 +2,7 @@
 // plain strings by the caller inside an Output.apply, so the result stays a secret there.
 
 import * as yaml from "js-yaml";
+import { shellQuote } from "./shell";
 import { ClusterSpec, MirroredSpec } from "./spec";
 
 export type BootstrapRole = "init" | "join-control-plane" | "join-worker";
@@ -9,6 +10,28 @@ export type BootstrapRole = "init" | "join-control-plane" | "join-worker";
 export interface SiteHost {
     name: string;
     ip: string;
+}
+
+/**
+ * What a platform adds to every node's bootstrap. Equal for all sites of one platform except
+ * `siteCidr`; nothing here reaches kubeadm's ClusterConfiguration, so sites stay mirrored.
+ */
+export interface NodePlatformSettings {
+    /** The site's node network: the image's host firewall is opened for it (F04). */
+    siteCidr: string;
+    /** An apt repository for containerd and OS packages, signed with the Kubernetes repository's key; the image's own archive when absent. */
+    osPackageRepo?: string;
+    /** host:port of a registry that speaks plain HTTP (the lab's). */
+    plainHttpRegistry?: string;
+    /** containerd's restrict_oom_score_adj, where the node may not lower OOM scores (a nested container). */
+    restrictOomScoreAdj?: boolean;
+    /** Fields for kubeadm's KubeletConfiguration and KubeProxyConfiguration (cluster-wide, through kubeadm init). */
+    kubelet?: Record<string, unknown>;
+    kubeProxy?: Record<string, unknown>;
+    /** kubeadm preflight checks this platform cannot pass (the lab's cgroup v1 host: SystemVerification). */
+    ignorePreflightErrors?: string[];
+    /** Names the platform's own services need (/etc/hosts lines). */
+    extraHosts?: SiteHost[];
 }
 
 export interface NodeBootstrap {
@@ -41,6 +64,7 @@ export function renderClusterConfiguration(spec: MirroredSpec): string {
             clusterName: topology.clusterName,
             kubernetesVersion: `v${cluster.kubernetesVersion}`,
             controlPlaneEndpoint: `${topology.apiAlias}:6443`,
+            imageRepository: cluster.imageRepository,
             apiServer: { certSANs: [topology.apiAlias, ...topology.controlPlane] },
             networking: { podSubnet: cluster.podSubnet, serviceSubnet: cluster.serviceSubnet },
             etcd: { local: { dataDir: cluster.etcdDataDir, imageTag: `${cluster.etcdVersion}-0` } },
@@ -49,9 +73,24 @@ export function renderClusterConfiguration(spec: MirroredSpec): string {
     );
 }
 
-function renderNodeConfiguration(spec: MirroredSpec, node: NodeBootstrap): string {
+/** kubeadm init's KubeletConfiguration and KubeProxyConfiguration: what every node's kubelet and kube-proxy get. */
+function renderComponentConfigurations(platform: NodePlatformSettings): string[] {
+    const documents: Record<string, unknown>[] = [
+        { apiVersion: "kubelet.config.k8s.io/v1beta1", kind: "KubeletConfiguration", cgroupDriver: "systemd", ...(platform.kubelet ?? {}) },
+    ];
+    if (platform.kubeProxy) {
+        documents.push({ apiVersion: "kubeproxy.config.k8s.io/v1alpha1", kind: "KubeProxyConfiguration", ...platform.kubeProxy });
+    }
+    return documents.map((d) => yaml.dump(d, { lineWidth: -1 }));
+}
+
+function renderNodeConfiguration(spec: MirroredSpec, node: NodeBootstrap, platform: NodePlatformSettings): string {
     const apiVersion = kubeadmApiVersion(spec.cluster.kubernetesVersion);
-    const nodeRegistration = { name: node.host.name, criSocket: "unix:///run/containerd/containerd.sock" };
+    const nodeRegistration = {
+        name: node.host.name,
+        criSocket: "unix:///run/containerd/containerd.sock",
+        ...(platform.ignorePreflightErrors?.length ? { ignorePreflightErrors: platform.ignorePreflightErrors } : {}),
+    };
     if (node.role === "init") {
         return yaml.dump(
             {
@@ -88,19 +127,24 @@ function renderNodeConfiguration(spec: MirroredSpec, node: NodeBootstrap): strin
 }
 
 /** /etc/hosts lines: every node of the site by short name, and the API alias on the local control plane. */
-export function renderHostsEntries(siteHosts: SiteHost[], apiAlias: string, apiAddress: string): string {
-    const lines = siteHosts.map((h) => `${h.ip} ${h.name}`);
+export function renderHostsEntries(siteHosts: SiteHost[], apiAlias: string, apiAddress: string, extraHosts: SiteHost[] = []): string {
+    const lines = [...siteHosts, ...extraHosts].map((h) => `${h.ip} ${h.name}`);
     lines.push(`${apiAddress} ${apiAlias}`);
     return `${lines.join("\n")}\n`;
 }
 
-function renderBootstrapEnv(cluster: ClusterSpec, apiAlias: string, role: BootstrapRole): string {
+function renderBootstrapEnv(cluster: ClusterSpec, apiAlias: string, role: BootstrapRole, platform: NodePlatformSettings): string {
     const settings: Record<string, string> = {
         NODE_ROLE: role,
         KUBERNETES_VERSION: cluster.kubernetesVersion,
         KUBERNETES_PACKAGE_REPO: cluster.kubernetesPackageRepo,
         CNI_MANIFEST_URL: cluster.cniManifestUrl,
         API_ALIAS: apiAlias,
+        SITE_CIDR: platform.siteCidr,
+        POD_SUBNET: cluster.podSubnet,
+        OS_PACKAGE_REPO: platform.osPackageRepo ?? "",
+        PLAIN_HTTP_REGISTRY: platform.plainHttpRegistry ?? "",
+        CONTAINERD_RESTRICT_OOM_SCORE_ADJ: String(platform.restrictOomScoreAdj ?? false),
     };
     return Object.entries(settings)
         .map(([k, v]) => `${k}=${shellQuote(v)}`)
@@ -108,19 +152,17 @@ function renderBootstrapEnv(cluster: ClusterSpec, apiAlias: string, role: Bootst
         .concat("\n");
 }
 
-export function shellQuote(value: string): string {
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 /** The complete #cloud-config document for one node. `bootstrapScript` is node/kube-bootstrap.sh. */
-export function renderCloudInit(spec: MirroredSpec, node: NodeBootstrap, bootstrapScript: string): string {
-    const kubeadmConfig = [renderClusterConfiguration(spec), renderNodeConfiguration(spec, node)].join("---\n");
+export function renderCloudInit(spec: MirroredSpec, node: NodeBootstrap, platform: NodePlatformSettings, bootstrapScript: string): string {
+    const documents = [renderClusterConfiguration(spec), renderNodeConfiguration(spec, node, platform)];
+    if (node.role === "init") documents.push(...renderComponentConfigurations(platform));
+    const kubeadmConfig = documents.join("---\n");
     const document = {
         hostname: node.host.name,
         preserve_hostname: false,
         write_files: [
-            { path: "/etc/hosts", append: true, content: renderHostsEntries(node.siteHosts, spec.topology.apiAlias, node.apiAddress) },
-            { path: "/etc/etcd-dr/bootstrap.env", permissions: "0600", content: renderBootstrapEnv(spec.cluster, spec.topology.apiAlias, node.role) },
+            { path: "/etc/hosts", append: true, content: renderHostsEntries(node.siteHosts, spec.topology.apiAlias, node.apiAddress, platform.extraHosts) },
+            { path: "/etc/etcd-dr/bootstrap.env", permissions: "0600", content: renderBootstrapEnv(spec.cluster, spec.topology.apiAlias, node.role, platform) },
             { path: "/etc/etcd-dr/kubeadm.yaml", permissions: "0600", content: kubeadmConfig },
             { path: "/usr/local/sbin/kube-bootstrap", permissions: "0755", content: bootstrapScript },
         ],

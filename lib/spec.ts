@@ -29,6 +29,8 @@ export interface ClusterSpec {
     cni: Cni;
     cniManifestUrl: string;
     kubernetesPackageRepo: string;
+    /** Where kubeadm pulls the control-plane images from (kubeadm's imageRepository). */
+    imageRepository: string;
     podSubnet: string;
     serviceSubnet: string;
     etcdDataDir: string;
@@ -56,12 +58,13 @@ export const DEFAULT_TOPOLOGY: Omit<Topology, "clusterName"> = {
 };
 
 export const DEFAULT_CLUSTER: Omit<ClusterSpec, "cniManifestUrl" | "kubernetesPackageRepo"> = {
-    kubernetesVersion: "1.31.4",
+    kubernetesVersion: "1.35.8",
     cni: "calico",
     podSubnet: "10.244.0.0/16",
     serviceSubnet: "10.96.0.0/12",
     etcdDataDir: "/var/lib/etcd",
-    etcdVersion: "3.5.15",
+    etcdVersion: "3.6.6",
+    imageRepository: "registry.k8s.io",
     containerRuntime: "containerd",
 };
 
@@ -148,9 +151,13 @@ function validateCluster(c: ClusterSpec, vcnCidrs: string[], bootstrapsNodes: bo
         errors.push(`cluster.podSubnet ${c.podSubnet} overlaps cluster.serviceSubnet ${c.serviceSubnet}`);
     }
     for (const [key, value] of [["cniManifestUrl", c.cniManifestUrl], ["kubernetesPackageRepo", c.kubernetesPackageRepo]] as const) {
-        if (bootstrapsNodes && !/^https:\/\/\S+$/.test(value ?? "")) {
+        // http is for a lab's own mirror: apt checks the repository's signature either way.
+        if (bootstrapsNodes && !/^https?:\/\/\S+$/.test(value ?? "")) {
             errors.push(`cluster.${key} must be an https URL; set it in the primary stack's cluster config`);
         }
+    }
+    if (!/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/.test(c.imageRepository ?? "")) {
+        errors.push(`cluster.imageRepository '${c.imageRepository}' is not a registry path such as registry.k8s.io`);
     }
     return errors;
 }

@@ -2,7 +2,7 @@
 // Pure rendering, so the exact bytes that land on a node can be tested without a node.
 
 import { createHash } from "crypto";
-import { shellQuote } from "./cloudinit";
+import { shellQuote } from "./shell";
 import { Compression } from "./snapshot";
 
 export const REMOTE_TOOLKIT = "/usr/local/sbin/etcd-dr";

@@ -1,22 +1,34 @@
 #!/usr/bin/env bash
-# Bootstraps one kubeadm node of an etcd-dr site. Written and started by cloud-init; safe to re-run
-# by hand (every step checks before it acts). Settings come from /etc/etcd-dr/bootstrap.env.
-set -euo pipefail
+# Bootstraps one kubeadm node of an etcd-dr site. Written and started by cloud-init on first boot;
+# safe to re-run by hand (every step checks before it acts). Settings: /etc/etcd-dr/bootstrap.env,
+# the kubeadm configuration: /etc/etcd-dr/kubeadm.yaml. The same script runs on OCI and in the lab;
+# what differs (package repositories, image repository, a plain-HTTP registry) is in the settings.
+set -Eeuo pipefail
+shopt -s inherit_errexit
 
 readonly SETTINGS=/etc/etcd-dr/bootstrap.env
 readonly KUBEADM_CONFIG=/etc/etcd-dr/kubeadm.yaml
+readonly KEYRING=/etc/apt/keyrings/kubernetes-apt-keyring.asc
+readonly RULES_V4=/etc/iptables/rules.v4
+readonly MARK="etcd-dr:"
+# apt waits for the lock cloud-init or unattended-upgrades may hold on first boot, and retries downloads.
+readonly APT_OPTIONS=(-o DPkg::Lock::Timeout=600 -o Acquire::Retries=5 -o Acquire::http::Timeout=60)
 
 log() { printf 'kube-bootstrap: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+trap 'die "failed at line $LINENO: $BASH_COMMAND (exit $?)"' ERR
 
 load_settings() {
     [[ -r "$SETTINGS" ]] || die "$SETTINGS is missing; cloud-init did not write it"
     # shellcheck source=/dev/null
     source "$SETTINGS"
-    : "${NODE_ROLE:?NODE_ROLE missing in $SETTINGS}"
-    : "${KUBERNETES_VERSION:?KUBERNETES_VERSION missing in $SETTINGS}"
-    : "${KUBERNETES_PACKAGE_REPO:?KUBERNETES_PACKAGE_REPO missing in $SETTINGS}"
-    : "${API_ALIAS:?API_ALIAS missing in $SETTINGS}"
+    local key
+    for key in NODE_ROLE KUBERNETES_VERSION KUBERNETES_PACKAGE_REPO API_ALIAS SITE_CIDR POD_SUBNET CNI_MANIFEST_URL; do
+        [[ -n "${!key:-}" ]] || die "$key is missing in $SETTINGS; re-render the node's user data"
+    done
+    OS_PACKAGE_REPO="${OS_PACKAGE_REPO:-}"
+    PLAIN_HTTP_REGISTRY="${PLAIN_HTTP_REGISTRY:-}"
+    CONTAINERD_RESTRICT_OOM_SCORE_ADJ="${CONTAINERD_RESTRICT_OOM_SCORE_ADJ:-false}"
 }
 
 prepare_kernel() {
@@ -33,36 +45,94 @@ SYSCTL
     sysctl --system >/dev/null
 }
 
-install_packages() {
-    local minor="${KUBERNETES_VERSION%.*}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -yq containerd apt-transport-https ca-certificates curl gpg
-    mkdir -p /etc/containerd /etc/apt/keyrings
-    containerd config default | sed 's/SystemdCgroup = false/SystemdCgroup = true/' >/etc/containerd/config.toml
-    systemctl restart containerd
-    if [[ ! -f /etc/apt/keyrings/kubernetes.gpg ]]; then
-        curl -fsSL "${KUBERNETES_PACKAGE_REPO%/}/v${minor}/deb/Release.key" | gpg --dearmor -o /etc/apt/keyrings/kubernetes.gpg
+# OCI's Ubuntu images reject every inbound connection but SSH and forward nothing (F04). The cluster
+# needs its nodes and pods to reach each other: accept the site's network and the pod network, in the
+# running rules and in the rules restored at boot, ahead of the image's REJECT rules.
+firewall_rules() {
+    printf -- '-A INPUT -s %s -m comment --comment "%s site network" -j ACCEPT\n' "$SITE_CIDR" "$MARK"
+    printf -- '-A INPUT -s %s -m comment --comment "%s pod network" -j ACCEPT\n' "$POD_SUBNET" "$MARK"
+    printf -- '-A FORWARD -s %s -m comment --comment "%s pod network" -j ACCEPT\n' "$POD_SUBNET" "$MARK"
+    printf -- '-A FORWARD -d %s -m comment --comment "%s pod network" -j ACCEPT\n' "$POD_SUBNET" "$MARK"
+}
+
+open_firewall() {
+    command -v iptables >/dev/null || { log "no iptables on this image; no host firewall to open"; return 0; }
+    local rule args
+    while read -r rule; do
+        eval "args=(${rule#-A })"
+        if ! iptables -C "${args[@]}" 2>/dev/null; then
+            iptables -I "${args[0]}" 1 "${args[@]:1}"
+        fi
+    done < <(firewall_rules)
+    if [[ -f "$RULES_V4" ]] && ! grep -q "$MARK" "$RULES_V4"; then
+        # Into the *filter table, before its first rule: the image's REJECT rules come after.
+        awk -v rules="$(firewall_rules)" '
+            /^\*filter/ { in_filter = 1 }
+            in_filter && !done && /^-A / { print rules; done = 1 }
+            { print }
+        ' "$RULES_V4" >"$RULES_V4.etcd-dr" && mv "$RULES_V4.etcd-dr" "$RULES_V4"
     fi
-    echo "deb [signed-by=/etc/apt/keyrings/kubernetes.gpg] ${KUBERNETES_PACKAGE_REPO%/}/v${minor}/deb/ /" \
-        >/etc/apt/sources.list.d/kubernetes.list
-    apt-get update -q
-    apt-get install -yq --allow-change-held-packages \
+    log "host firewall accepts $SITE_CIDR and $POD_SUBNET"
+}
+
+apt_sources() {
+    local minor="${KUBERNETES_VERSION%.*}" repo="${KUBERNETES_PACKAGE_REPO%/}/v${KUBERNETES_VERSION%.*}/deb/"
+    install -d -m 0755 /etc/apt/keyrings
+    if [[ ! -s "$KEYRING" ]]; then
+        curl -fsSL --retry 5 --retry-connrefused --connect-timeout 10 "${repo}Release.key" -o "$KEYRING.tmp" ||
+            die "cannot fetch ${repo}Release.key; check cluster.kubernetesPackageRepo and that the node reaches it"
+        mv "$KEYRING.tmp" "$KEYRING"
+    fi
+    echo "deb [signed-by=$KEYRING] $repo /" >/etc/apt/sources.list.d/kubernetes.list
+    if [[ -n "$OS_PACKAGE_REPO" ]]; then
+        echo "deb [signed-by=$KEYRING] ${OS_PACKAGE_REPO%/}/ /" >/etc/apt/sources.list.d/etcd-dr-os.list
+    fi
+    log "Kubernetes v$minor packages from $repo"
+}
+
+install_packages() {
+    export DEBIAN_FRONTEND=noninteractive
+    apt_sources
+    apt-get "${APT_OPTIONS[@]}" update -q
+    apt-get "${APT_OPTIONS[@]}" install -yq --allow-change-held-packages containerd \
         "kubelet=${KUBERNETES_VERSION}-*" "kubeadm=${KUBERNETES_VERSION}-*" "kubectl=${KUBERNETES_VERSION}-*"
-    apt-mark hold kubelet kubeadm kubectl
+    apt-mark hold kubelet kubeadm kubectl >/dev/null
+}
+
+# containerd's defaults, with what kubeadm nodes need: the systemd cgroup driver (as the kubelet),
+# kubeadm's own pause image, the CNI plugins where kubernetes-cni puts them, per-registry hosts files.
+configure_containerd() {
+    local pause
+    pause="$(kubeadm config images list --config "$KUBEADM_CONFIG" 2>/dev/null | grep '/pause:')" ||
+        die "kubeadm cannot list its images from $KUBEADM_CONFIG"
+    mkdir -p /etc/containerd
+    containerd config default |
+        sed -e 's/SystemdCgroup = false/SystemdCgroup = true/' \
+            -e "s|sandbox_image = .*|sandbox_image = \"$pause\"|" \
+            -e 's|bin_dir = .*|bin_dir = "/opt/cni/bin"|' \
+            -e 's|config_path = .*|config_path = "/etc/containerd/certs.d"|' \
+            -e "s|restrict_oom_score_adj = .*|restrict_oom_score_adj = $CONTAINERD_RESTRICT_OOM_SCORE_ADJ|" \
+            >/etc/containerd/config.toml.new
+    mv /etc/containerd/config.toml.new /etc/containerd/config.toml
+    if [[ -n "$PLAIN_HTTP_REGISTRY" ]]; then
+        install -d "/etc/containerd/certs.d/$PLAIN_HTTP_REGISTRY"
+        printf 'server = "http://%s"\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' \
+            "$PLAIN_HTTP_REGISTRY" "$PLAIN_HTTP_REGISTRY" >"/etc/containerd/certs.d/$PLAIN_HTTP_REGISTRY/hosts.toml"
+    fi
+    systemctl restart containerd
     systemctl enable --now kubelet
 }
 
 wait_for_api() {
     local attempt
     for attempt in $(seq 1 120); do
-        if curl -ksf "https://${API_ALIAS}:6443/readyz" >/dev/null; then
+        if curl -ksf --connect-timeout 5 "https://${API_ALIAS}:6443/readyz" >/dev/null; then
             return 0
         fi
-        log "waiting for https://${API_ALIAS}:6443 (attempt ${attempt}/120)"
-        sleep 10
+        ((attempt % 6 == 1)) && log "waiting for https://${API_ALIAS}:6443 (attempt ${attempt}/120)"
+        sleep 5
     done
-    die "the API at ${API_ALIAS}:6443 did not answer in 20 minutes; check the first control-plane node's cloud-init log"
+    die "the API at ${API_ALIAS}:6443 did not answer in 10 minutes; check the first control-plane node's cloud-init log"
 }
 
 bootstrap_cluster() {
@@ -83,12 +153,34 @@ bootstrap_cluster() {
     esac
 }
 
+# kubeadm runs etcd in a container and the host has no etcdctl or etcdutl (F05). The etcd image the
+# node runs has both at exactly the cluster's etcd version; its content was verified by digest on pull.
+install_etcd_tools() {
+    [[ "$NODE_ROLE" != join-worker ]] || return 0
+    if [[ -x /usr/local/bin/etcdctl && -x /usr/local/bin/etcdutl ]]; then
+        return 0
+    fi
+    local image mount_dir
+    image="$(kubeadm config images list --config "$KUBEADM_CONFIG" | grep '/etcd:')"
+    mount_dir="$(mktemp -d)"
+    ctr -n k8s.io images mount "$image" "$mount_dir" >/dev/null
+    install -m 0755 "$mount_dir/usr/local/bin/etcdctl" "$mount_dir/usr/local/bin/etcdutl" /usr/local/bin/
+    ctr -n k8s.io images unmount "$mount_dir" >/dev/null
+    rmdir "$mount_dir"
+    log "etcdctl and etcdutl installed from $image: $(etcdctl version | head -n1)"
+}
+
 main() {
     load_settings
     prepare_kernel
+    open_firewall
     install_packages
+    configure_containerd
     bootstrap_cluster
+    install_etcd_tools
     log "done: $(hostname -s) is a ${NODE_ROLE} node of Kubernetes ${KUBERNETES_VERSION}"
 }
 
-main "$@"
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    main "$@"
+fi

@@ -1,7 +1,8 @@
 // The one typed config loader. It reads every key, reports every problem as one line, and never
 // throws: the caller decides how to stop (pulumi.RunError in the program, exit 1 in the plan tool).
 
-// A type only: loading config never loads the OCI SDK.
+// Types only: loading config never loads a platform's SDK or components.
+import type { LabSiteSettings } from "../components/lab/site";
 import type { OciSiteSettings } from "../components/oci/site";
 import { cidrTextsOverlap, parseCidr } from "../lib/cidr";
 import { controlPlaneOf, Host, isHostRole, workersOf } from "../lib/hosts";
@@ -22,7 +23,7 @@ import {
 export const PROJECT = "etcd-dr";
 export const ROLES = ["primary", "standby"] as const;
 export type Role = (typeof ROLES)[number];
-export const PLATFORMS = ["oci", "existing"] as const;
+export const PLATFORMS = ["oci", "existing", "lab"] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
 /** Raw config as Pulumi stores it: full keys ("etcd-dr:role", "oci:region") to strings; objects are JSON. */
@@ -63,6 +64,7 @@ export interface SiteConfig {
     region: string;
     peerStack?: string;
     oci?: OciSettings;
+    lab?: LabSiteSettings;
     existingNodes?: ExistingNode[];
     /** Store URLs given by config (`existing`); the `oci` platform creates its own. Secrets. */
     storeUrls: { write?: string; read?: string };
@@ -83,7 +85,6 @@ export interface LoadResult {
 }
 
 const OCID = /^ocid1\.(compartment|tenancy)\.[a-z0-9-]+\.[a-z0-9-]*\.[a-z0-9]+$/;
-const REGION = /^[a-z]{2,}-[a-z]+-\d+$/;
 
 class Reader {
     readonly errors: string[] = [];
@@ -177,20 +178,26 @@ export function loadConfig(stack: string, source: ConfigSource): LoadResult {
 
     let region = read.string("oci:region") ?? "";
     let oci: OciSettings | undefined;
+    let lab: LabSiteSettings | undefined;
     let existingNodes: ExistingNode[] | undefined;
     const storeUrls = { write: read.string("storeWriteUrl"), read: read.string("storeReadUrl") };
     if (platform === "oci") {
         region = read.required("oci:region", "set the site's OCI region with `pulumi config set oci:region us-ashburn-1`");
-        if (region && !REGION.test(region)) {
+        if (region && !isOciRegion(region)) {
             read.errors.push(`oci:region '${region}' is not an OCI region identifier such as us-ashburn-1`);
         }
         oci = loadOci(read, role);
     } else if (platform === "existing") {
         existingNodes = loadExistingNodes(read);
         loadExistingStore(read, role, storeUrls);
+    } else if (platform === "lab") {
+        lab = loadLab(read, role);
+        region = `lab-${lab.site}`;
+        loadExistingStore(read, role, storeUrls);
     }
 
-    const sshUser = read.string("sshUser", platform === "oci" ? "ubuntu" : "root") as string;
+    // OCI's Ubuntu images and the lab's log in as `ubuntu` (root login is refused there).
+    const sshUser = read.string("sshUser", platform === "existing" ? "root" : "ubuntu") as string;
     const sshPrivateKey = read.required(
         "sshPrivateKey",
         "Pulumi reaches the nodes over SSH; run `pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`",
@@ -207,7 +214,7 @@ export function loadConfig(stack: string, source: ConfigSource): LoadResult {
     if (role === "primary" && errors.length === 0) {
         const spec = mirrored as MirroredSpec;
         const vcns = oci ? [oci.vcnCidr, oci.peerVcnCidr ?? ""].filter(Boolean) : [];
-        const checked = validateSpec(spec, vcns, platform === "oci");
+        const checked = validateSpec(spec, vcns, platform !== "existing");
         errors.push(...checked.errors);
         warnings.push(...checked.warnings);
     }
@@ -224,6 +231,7 @@ export function loadConfig(stack: string, source: ConfigSource): LoadResult {
             region,
             peerStack,
             oci,
+            lab,
             existingNodes,
             storeUrls,
             sshUser,
@@ -349,6 +357,20 @@ function loadOci(read: Reader, role: Role): OciSettings {
         immutableDays,
         iam: { homeRegion, tenancyId, policyCompartmentId },
     };
+}
+
+const LAB_SITES = ["primary", "standby"] as const;
+
+function loadLab(read: Reader, role: Role): LabSiteSettings {
+    const site = read.string("labSite", role === "standby" ? "standby" : "primary") as LabSiteSettings["site"];
+    if (!(LAB_SITES as readonly string[]).includes(site)) {
+        read.errors.push(`etcd-dr:labSite '${site}' is not one of the lab's networks; use primary or standby`);
+    }
+    const sshPublicKey = read.required("sshPublicKey", "set the public key the lab's instances accept (the pair of sshPrivateKey)");
+    if (sshPublicKey && !/^(ssh-(ed25519|rsa)|ecdsa-sha2-\S+) \S+/.test(sshPublicKey)) {
+        read.errors.push("etcd-dr:sshPublicKey is not an OpenSSH public key line (ssh-ed25519 AAAA...)");
+    }
+    return { site, sshPublicKey };
 }
 
 function loadExistingNodes(read: Reader): ExistingNode[] {

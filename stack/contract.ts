@@ -25,6 +25,14 @@ export interface OciSiteOutputs {
     replication?: { fromRegion: string; fromBucket: string; toRegion: string; toBucket: string };
 }
 
+/** What a lab site adds: which of the lab's networks it lives on, and its instances' SSH host keys. */
+export interface LabSiteOutputs {
+    site: string;
+    cidr: string;
+    /** known_hosts lines per host name, read from each instance's disk at creation. */
+    hostKeys: Record<string, string>;
+}
+
 export interface SiteNodeOutput {
     name: string;
     role: HostRole;
@@ -53,6 +61,7 @@ export interface SiteOutputs {
     adminKubeconfig?: string;
     kubeadmParity?: string[];
     oci?: OciSiteOutputs;
+    lab?: LabSiteOutputs;
 }
 
 /** An output as the program hands it to Pulumi: any level may still be an Output. */
@@ -60,7 +69,7 @@ export type Exported<T> = pulumi.Input<T> | (T extends object ? { [K in keyof T]
 export type ExportedSiteOutputs = { [K in keyof SiteOutputs]: Exported<SiteOutputs[K]> };
 
 /** What a standby reads from its primary; anything else the primary exports is for operators. */
-export const PEER_KEYS = ["role", "platform", "clusterSpec", "encryptionKey", "adminKubeconfig", "oci"] as const satisfies readonly (keyof SiteOutputs)[];
+export const PEER_KEYS = ["role", "platform", "clusterSpec", "encryptionKey", "adminKubeconfig", "oci", "lab"] as const satisfies readonly (keyof SiteOutputs)[];
 const REQUIRED_PEER_KEYS = ["role", "platform", "clusterSpec", "encryptionKey"] as const satisfies readonly (typeof PEER_KEYS)[number][];
 
 export type PrimaryView = Pick<SiteOutputs, (typeof PEER_KEYS)[number]>;

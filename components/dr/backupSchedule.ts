@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { connectionArgs, NodeConnection } from "../../lib/connection";
+import { afterReady, asRoot, connectionArgs, NodeConnection } from "../../lib/connection";
 import { NodeToolkit } from "./nodeToolkit";
 
 export interface BackupScheduleArgs {
@@ -25,11 +25,11 @@ export class BackupSchedule extends pulumi.ComponentResource {
         for (const node of args.nodes) {
             this.timers[node.name] = new command.remote.Command(`${name}-${node.name}-timer`, {
                 connection: connectionArgs(node),
-                create: "etcd-dr install-timer",
-                delete: "etcd-dr remove-timer",
+                create: asRoot(node, "etcd-dr install-timer"),
+                delete: asRoot(node, "etcd-dr remove-timer"),
                 // The schedule is in the settings: a new toolkit or new settings re-install the timer.
                 triggers: [args.toolkit.toolkitDigest, args.toolkit.settingsDigest],
-            }, { parent: this, deleteBeforeReplace: true, dependsOn: args.toolkit.installedOn(node.name) });
+            }, { parent: this, deleteBeforeReplace: true, dependsOn: afterReady(node, args.toolkit.installedOn(node.name)) });
         }
         this.registerOutputs({ nodes: this.nodes });
     }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { NodeConnection } from "../../lib/connection";
+import { afterReady, NodeConnection } from "../../lib/connection";
 import { BackupSchedule } from "./backupSchedule";
 import { InstalledState } from "./installedState";
 import { NodeToolkit } from "./nodeToolkit";
@@ -32,7 +32,7 @@ export class InstallationCheck extends pulumi.ComponentResource {
                 timer: args.backup ? "enabled active" : "absent",
             }, {
                 parent: this,
-                dependsOn: [...args.toolkit.installedOn(node.name), ...(args.backup?.timerOn(node.name) ?? [])],
+                dependsOn: afterReady(node, args.toolkit.installedOn(node.name), args.backup?.timerOn(node.name) ?? []),
             }),
         );
         this.registerOutputs({ nodes: args.nodes.map((n) => n.name) });

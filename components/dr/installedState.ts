@@ -67,7 +67,9 @@ function sshRun(inputs: StateInputs, script: string, stdin = ""): string {
         }
         // The script travels base64-encoded, so no shell on the way can reinterpret it; stdin stays free for data.
         const encoded = Buffer.from(script).toString("base64");
-        const remote = `bash -c "$(printf %s ${encoded} | base64 -d)"`;
+        // Root's files and units: through passwordless sudo where the login user is not root (F01).
+        const sudo = inputs.user === "root" ? "" : "sudo -n ";
+        const remote = `${sudo}bash -c "$(printf %s ${encoded} | base64 -d)"`;
         const result = childProcess.spawnSync("ssh", [...args, `${inputs.user}@${inputs.host}`, remote], {
             input: stdin,
             encoding: "utf8",

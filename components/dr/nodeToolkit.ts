@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { connectionArgs, NodeConnection } from "../../lib/connection";
+import { afterReady, asRoot, connectionArgs, NodeConnection } from "../../lib/connection";
 import { REMOTE_KEY, REMOTE_SETTINGS, REMOTE_TOOLKIT, renderSettings, sha256, ToolkitSettings } from "../../lib/toolkit";
 
 export interface NodeToolkitArgs {
@@ -54,11 +54,11 @@ export class NodeToolkit extends pulumi.ComponentResource {
             this.ready[node.name] = files.map((file) =>
                 new command.remote.Command(`${name}-${node.name}-${file.suffix}`, {
                     connection,
-                    create: installFile(file.path, file.mode),
-                    delete: `rm -f ${file.path}`,
+                    create: asRoot(node, installFile(file.path, file.mode)),
+                    delete: asRoot(node, `rm -f ${file.path}`),
                     stdin: file.content,
                     triggers: [file.trigger],
-                }, { parent: this, deleteBeforeReplace: true }),
+                }, { parent: this, deleteBeforeReplace: true, dependsOn: afterReady(node) }),
             );
         }
         this.registerOutputs({ nodes: args.nodes.map((n) => n.name), toolkitDigest: this.toolkitDigest });

@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { connectionArgs, NodeConnection } from "../../lib/connection";
+import { afterReady, asRoot, connectionArgs, NodeConnection } from "../../lib/connection";
 import { parseResults, RestoreReport, resultCommand, summarizeTimings, verifiedRevision } from "../../lib/nodeReport";
 import { NodeToolkit } from "./nodeToolkit";
 
@@ -59,9 +59,9 @@ export class RestoreFromSnapshot extends pulumi.ComponentResource {
         const step = (phase: string, node: NodeConnection, script: string, after: pulumi.Resource[]) => {
             const resource = new command.remote.Command(`${name}-${phase}-${node.name}`, {
                 connection: connectionArgs(node),
-                create: resultCommand(phase, node.name, script),
+                create: asRoot(node, resultCommand(phase, node.name, script)),
                 triggers: [id],
-            }, { parent: this, dependsOn: after });
+            }, { parent: this, dependsOn: afterReady(node, after) });
             this.steps.push(resource);
             return resource;
         };

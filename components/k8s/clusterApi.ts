@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { connectionArgs, NodeConnection } from "../../lib/connection";
+import { afterReady, asRoot, connectionArgs, NodeConnection } from "../../lib/connection";
 import { kubeadmDifferences } from "../../lib/parity";
 
 export interface ClusterApiArgs {
@@ -32,8 +32,8 @@ export class ClusterApi extends pulumi.ComponentResource {
         super("etcd-dr:k8s:ClusterApi", name, {}, opts);
         const read = new command.remote.Command(`${name}-admin-kubeconfig`, {
             connection: connectionArgs(args.controlPlane),
-            create: "cat /etc/kubernetes/admin.conf",
-        }, { parent: this, additionalSecretOutputs: ["stdout"] });
+            create: asRoot(args.controlPlane, "cat /etc/kubernetes/admin.conf"),
+        }, { parent: this, additionalSecretOutputs: ["stdout"], dependsOn: afterReady(args.controlPlane) });
         this.kubeconfig = pulumi.secret(pulumi.all([read.stdout, args.endpoint]).apply(([text, endpoint]) => pointAt(text ?? "", endpoint)));
         const provider = new k8s.Provider(`${name}-provider`, { kubeconfig: this.kubeconfig }, { parent: this });
 

@@ -3,7 +3,7 @@ import { planHosts, PlannedHost, siteSubnets } from "../../lib/layout";
 import { serviceGrantStatements } from "../../lib/ociIam";
 import { siteTags } from "../../lib/ociTags";
 import { MirroredSpec } from "../../lib/spec";
-import { ClusterBootstrap } from "./clusterBootstrap";
+import { ClusterBootstrap } from "../k8s/clusterBootstrap";
 import { Network } from "./network";
 import { Nodes, NodeOutput } from "./nodes";
 import { Peering } from "./peering";
@@ -139,7 +139,7 @@ export class OciSite extends pulumi.ComponentResource {
         }, child);
 
         this.hosts = planHosts(spec.topology, siteSubnets(config.vcnCidr));
-        const bootstrap = new ClusterBootstrap(`${name}-kubeadm`, { spec, hosts: this.hosts }, child);
+        const bootstrap = new ClusterBootstrap(`${name}-kubeadm`, { spec, hosts: this.hosts, platform: { siteCidr: config.vcnCidr } }, child);
 
         this.nodes = new Nodes(`${name}-nodes`, {
             compartmentId: config.compartmentId,

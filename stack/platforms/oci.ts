@@ -1,6 +1,7 @@
 // The `oci` platform: the program creates the network, peering, buckets and instances, and the
 // instances bootstrap kubeadm from cloud-init.
 
+import { BootstrapCheck } from "../../components/k8s/bootstrapCheck";
 import { OciSite } from "../../components/oci/site";
 import { cidrTextsOverlap } from "../../lib/cidr";
 import { NodeConnection } from "../../lib/connection";
@@ -62,15 +63,19 @@ export const ociPlatform: PlatformAdapter = {
             primary: peer,
         });
         const bastion = site.nodes.bastion;
-        const nodes: NodeConnection[] = site.hosts.map((h) => ({
+        const created: NodeConnection[] = site.hosts.map((h) => ({
             name: h.name,
             role: h.role,
-            host: h.ip,
+            // The instance's own address, so that every command waits for the instance (F06).
+            host: site.nodes.instances[h.name].privateIp,
             port: 22,
             user: config.sshUser,
             privateKey,
             proxy: bastion ? { host: bastion.publicIp, user: config.sshUser, privateKey } : undefined,
+            readyAfter: [site.nodes.instances[h.name]],
         }));
+        const bootstrap = new BootstrapCheck(`${config.stack}-bootstrap`, { nodes: created }, { parent: site });
+        const nodes = created.map((n) => bootstrap.ready(n));
         return {
             controlPlane: controlPlaneOf(nodes),
             workers: workersOf(nodes),

@@ -28,7 +28,7 @@ export interface BuiltSite {
     apiEndpoint: pulumi.Input<string>;
     nodes: Exported<SiteNodeOutput[]>;
     /** The platform's own part of the stack outputs. */
-    outputs: Partial<{ [K in "oci"]: Exported<SiteOutputs[K]> }>;
+    outputs: Partial<{ [K in "oci" | "lab"]: Exported<SiteOutputs[K]> }>;
 }
 
 export interface PlatformAdapter {

@@ -45,6 +45,8 @@ function shippedWithRestore(id: string): string {
 }
 
 const chain = (resources: PlannedResource[]) => resources.filter((r) => r.parent === "standby-restore");
+/** What every command on an OCI node waits for: the instance, then its kubeadm bootstrap (F06). */
+const ready = (stack: string, node: string) => [`${stack}-nodes-${node}`, `${stack}-bootstrap-${node}`];
 
 describe("offline plan: backups and restores", function () {
     this.timeout(180_000);
@@ -56,9 +58,9 @@ describe("offline plan: backups and restores", function () {
         assert.deepStrictEqual(timers.map((t) => t.name), CONTROL_PLANE.map((n) => `primary-backup-${n}-timer`));
         for (const timer of timers) {
             const node = timer.name.split("-")[2];
-            assert.deepStrictEqual(timer.dependsOn, [`primary-toolkit-${node}-toolkit`, `primary-toolkit-${node}-settings`, `primary-toolkit-${node}-key`]);
-            assert.strictEqual(timer.inputs.create, "etcd-dr install-timer");
-            assert.strictEqual(timer.inputs.delete, "etcd-dr remove-timer");
+            assert.deepStrictEqual(timer.dependsOn, [...ready("primary", node), `primary-toolkit-${node}-toolkit`, `primary-toolkit-${node}-settings`, `primary-toolkit-${node}-key`]);
+            assert.strictEqual(timer.inputs.create, "sudo -n /bin/bash -c 'etcd-dr install-timer'");
+            assert.strictEqual(timer.inputs.delete, "sudo -n /bin/bash -c 'etcd-dr remove-timer'");
             // The triggers hold the settings' digest, a secret like the settings: the whole list prints as one.
             assert.strictEqual(timer.inputs.triggers, "[secret]");
         }
@@ -74,6 +76,26 @@ describe("offline plan: backups and restores", function () {
         assert.strictEqual(ofType(standby, "randomPassword:RandomPassword").filter((r) => r.name.includes("encryption")).length, 0, "the standby reuses the primary's key");
     });
 
+    it("runs every command on an OCI node as root through sudo, after the node's bootstrap (F01, F06)", () => {
+        for (const stack of ["primary", "standby"] as const) {
+            const resources = graph(stack, path.join(shippedWithRestore(ID_A), `Pulumi.${stack}.yaml`));
+            const commands = ofType(resources, "remote:Command");
+            assert.ok(commands.length > 10);
+            for (const command of commands) {
+                assert.match(String(command.inputs.create), /^sudo -n \/bin\/bash -c '/, `${command.name} must run through sudo as ubuntu`);
+                if (command.inputs.delete) assert.match(String(command.inputs.delete), /^sudo -n \/bin\/bash -c '/, command.name);
+                // The admin kubeconfig is read from the first control-plane node.
+                const node = /-(cp\d|w\d)(-|$)/.exec(command.name)?.[1] ?? (command.name.endsWith("-admin-kubeconfig") ? "cp1" : undefined);
+                assert.ok(node, `${command.name} names its node`);
+                if (command.parent !== `${stack}-bootstrap`) {
+                    for (const wanted of ready(stack, node)) assert.ok(command.dependsOn.includes(wanted), `${command.name} must wait for ${wanted}`);
+                } else {
+                    assert.deepStrictEqual(command.dependsOn, [`${stack}-nodes-${node}`]);
+                }
+            }
+        }
+    });
+
     it("has no restore resources while restoreSnapshot is unset", () => {
         assert.strictEqual(ofType(graph("standby"), "etcd-dr:dr:RestoreFromSnapshot").length, 0);
         assert.strictEqual(ofType(graph("standby"), "remote:Command").filter((r) => r.name.includes("restore")).length, 0);
@@ -84,15 +106,15 @@ describe("offline plan: backups and restores", function () {
         const steps = chain(resources);
         const names = (phase: string) => CONTROL_PLANE.map((n) => `standby-restore-${phase}-${n}`);
         for (const node of CONTROL_PLANE) {
-            assert.deepStrictEqual(byName(resources, `standby-restore-prepare-${node}`).dependsOn, ["toolkit", "settings", "key"].map((f) => `standby-toolkit-${node}-${f}`));
-            assert.deepStrictEqual(byName(resources, `standby-restore-stop-${node}`).dependsOn, names("prepare"));
-            assert.deepStrictEqual(byName(resources, `standby-restore-apply-${node}`).dependsOn, names("stop"));
-            assert.deepStrictEqual(byName(resources, `standby-restore-start-${node}`).dependsOn, names("apply"));
+            assert.deepStrictEqual(byName(resources, `standby-restore-prepare-${node}`).dependsOn, [...ready("standby", node), ...["toolkit", "settings", "key"].map((f) => `standby-toolkit-${node}-${f}`)]);
+            assert.deepStrictEqual(byName(resources, `standby-restore-stop-${node}`).dependsOn, [...ready("standby", node), ...names("prepare")]);
+            assert.deepStrictEqual(byName(resources, `standby-restore-apply-${node}`).dependsOn, [...ready("standby", node), ...names("stop")]);
+            assert.deepStrictEqual(byName(resources, `standby-restore-start-${node}`).dependsOn, [...ready("standby", node), ...names("apply")]);
         }
-        assert.deepStrictEqual(byName(resources, "standby-restore-verify-cp1").dependsOn, names("start"));
+        assert.deepStrictEqual(byName(resources, "standby-restore-verify-cp1").dependsOn, [...ready("standby", "cp1"), ...names("start")]);
         for (const worker of ["w1", "w2", "w3"]) {
             const reconcile = byName(resources, `standby-restore-reconcile-${worker}`);
-            assert.deepStrictEqual(reconcile.dependsOn, ["standby-restore-verify-cp1"]);
+            assert.deepStrictEqual(reconcile.dependsOn, [...ready("standby", worker), "standby-restore-verify-cp1"]);
             assert.match(String(reconcile.inputs.create), /systemctl restart kubelet/);
         }
         assert.strictEqual(steps.length, 3 * 4 + 1 + 3 + 1);

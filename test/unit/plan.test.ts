@@ -137,7 +137,7 @@ describe("offline plan of variants", function () {
         const lines = result.stderr.trim().split("\n");
         assert.deepStrictEqual(lines, [
             'error: not mirrored: topology.workers: primary has ["w1","w2","w3"], this stack sets ["w1","w2"]; remove the key from this stack or make it equal',
-            'error: not mirrored: cluster.kubernetesVersion: primary has "1.31.4", this stack sets "1.30.1"; remove the key from this stack or make it equal',
+            'error: not mirrored: cluster.kubernetesVersion: primary has "1.35.8", this stack sets "1.30.1"; remove the key from this stack or make it equal',
         ]);
     });
 

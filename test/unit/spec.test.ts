@@ -47,7 +47,7 @@ describe("mirrored spec", () => {
         });
         assert.deepStrictEqual(differences, [
             'topology.workers: primary has ["w1","w2","w3"], this stack sets ["w1"]',
-            'cluster.kubernetesVersion: primary has "1.31.4", this stack sets "1.30.2"',
+            'cluster.kubernetesVersion: primary has "1.35.8", this stack sets "1.30.2"',
         ]);
     });
 

@@ -2,13 +2,15 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as fs from "fs";
 import * as path from "path";
-import { BootstrapRole, renderCloudInit } from "../../lib/cloudinit";
+import { BootstrapRole, NodePlatformSettings, renderCloudInit } from "../../lib/cloudinit";
 import { PlannedHost } from "../../lib/layout";
 import { MirroredSpec } from "../../lib/spec";
 
 export interface ClusterBootstrapArgs {
     spec: MirroredSpec;
     hosts: PlannedHost[];
+    /** What the platform adds to every node's bootstrap (its network, mirrors, quirks). */
+    platform: NodePlatformSettings;
 }
 
 const BOOTSTRAP_SCRIPT = path.join(__dirname, "..", "..", "node", "kube-bootstrap.sh");
@@ -19,13 +21,15 @@ function bootstrapRole(host: PlannedHost, index: number): BootstrapRole {
 }
 
 /**
- * The kubeadm bootstrap of one site: a join token and a certificate key from @pulumi/random (secrets),
+ * The kubeadm bootstrap of one site, the same on every platform that creates its nodes: a join token and a certificate key from @pulumi/random (secrets),
  * and the cloud-init user data of every node, rendered from the one shared ClusterConfiguration.
  */
 export class ClusterBootstrap extends pulumi.ComponentResource {
     readonly bootstrapToken: pulumi.Output<string>;
     readonly certificateKey: pulumi.Output<string>;
-    /** base64 cloud-init per host name, secret because it carries the token and key. */
+    /** The #cloud-config document per host name, secret because it carries the token and key. */
+    readonly cloudConfig: Record<string, pulumi.Output<string>>;
+    /** The same, base64-encoded, as OCI's instance metadata takes it. */
     readonly userData: Record<string, pulumi.Output<string>>;
 
     constructor(name: string, args: ClusterBootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -45,6 +49,7 @@ export class ClusterBootstrap extends pulumi.ComponentResource {
         const script = fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8");
         const apiAddress = args.hosts.find((h) => h.role === "control-plane")?.ip ?? "";
         const siteHosts = args.hosts.map(({ name: hostName, ip }) => ({ name: hostName, ip }));
+        this.cloudConfig = {};
         this.userData = {};
         args.hosts.forEach((host, index) => {
             const rendered = pulumi
@@ -57,8 +62,9 @@ export class ClusterBootstrap extends pulumi.ComponentResource {
                         apiAddress,
                         bootstrapToken,
                         certificateKey,
-                    }, script),
+                    }, args.platform, script),
                 );
+            this.cloudConfig[host.name] = pulumi.secret(rendered);
             this.userData[host.name] = pulumi.secret(rendered.apply((text) => Buffer.from(text).toString("base64")));
         });
 

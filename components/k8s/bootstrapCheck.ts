@@ -1,0 +1,61 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { asRoot, connectionArgs, NodeConnection } from "../../lib/connection";
+import { resultCommand } from "../../lib/nodeReport";
+
+export interface BootstrapCheckArgs {
+    /** Every node the program created, with what created it in `readyAfter`. */
+    nodes: NodeConnection[];
+}
+
+/** Longest wait for one node's first boot (packages, kubeadm, joins); OCI takes 5-15 minutes. */
+export const BOOTSTRAP_TIMEOUT_SECONDS = 1800;
+
+/**
+ * Waits on the node for its first-boot bootstrap and fails with its last error line when it failed.
+ * `cloud-init status --wait` returns when every module ran; the kubeconfig files are what kubeadm
+ * leaves behind only when init or join succeeded.
+ */
+export function bootstrapCheckScript(node: { name: string; role: string }): string {
+    const wanted = node.role === "control-plane" ? "/etc/kubernetes/kubelet.conf /etc/kubernetes/admin.conf" : "/etc/kubernetes/kubelet.conf";
+    const script = [
+        `timeout ${BOOTSTRAP_TIMEOUT_SECONDS} cloud-init status --wait >/dev/null 2>&1 || true`,
+        `status="$(cloud-init status 2>/dev/null | sed -n 's/^status: //p')"`,
+        `for file in ${wanted}; do`,
+        `  if [ ! -s "$file" ]; then`,
+        `    reason="$(grep -E 'kube-bootstrap: ERROR|error execution phase' /var/log/cloud-init-output.log 2>/dev/null | tail -n1)"`,
+        `    echo "etcd-dr: ERROR: ${node.name} did not finish its kubeadm bootstrap (cloud-init: \${status:-unknown}; no $file): \${reason:-see /var/log/cloud-init-output.log on the node}" >&2`,
+        `    exit 1`,
+        `  fi`,
+        `done`,
+        `echo "bootstrap done (cloud-init: $status)"`,
+    ].join("\n");
+    return resultCommand("bootstrap", node.name, script);
+}
+
+/**
+ * One check per node: nothing else runs on a node (toolkit, timers, restores) before its kubeadm
+ * bootstrap is complete, however long the first boot takes (F06). Replaced with its node only.
+ */
+export class BootstrapCheck extends pulumi.ComponentResource {
+    private readonly checks: Record<string, command.remote.Command>;
+
+    constructor(name: string, args: BootstrapCheckArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("etcd-dr:k8s:BootstrapCheck", name, {}, opts);
+        this.checks = {};
+        for (const node of args.nodes) {
+            this.checks[node.name] = new command.remote.Command(`${name}-${node.name}`, {
+                // A new instance boots its sshd late: dial for as long as a first boot may take to get there.
+                connection: { ...connectionArgs(node), dialErrorLimit: 60 },
+                create: asRoot(node, bootstrapCheckScript(node)),
+            }, { parent: this, dependsOn: node.readyAfter ?? [] });
+        }
+        this.registerOutputs({ nodes: args.nodes.map((n) => n.name) });
+    }
+
+    /** `node` with this check added to what must be complete before anything runs on it. */
+    ready(node: NodeConnection): NodeConnection {
+        const check = this.checks[node.name];
+        return check ? { ...node, readyAfter: [...(node.readyAfter ?? []), check] } : node;
+    }
+}

@@ -1,0 +1,68 @@
+// The `lab` platform: the lab's local cloud (lab/cloud.sh) creates the instances, and they bootstrap
+// kubeadm from cloud-init exactly as OCI's do; only the package mirror, image repository and the
+// nested-container settings differ, and those are config and this adapter's node platform settings.
+
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { labSiteCidr } from "../../components/lab/cloud";
+import { LabSite } from "../../components/lab/site";
+import { BootstrapCheck } from "../../components/k8s/bootstrapCheck";
+import { NodeConnection } from "../../lib/connection";
+import { controlPlaneOf, workersOf } from "../../lib/hosts";
+import { SiteConfig } from "../config";
+import { PrimaryView } from "../contract";
+import { BuiltSite, PlatformAdapter, SiteContext } from "./platform";
+
+/** The checkout this program runs from: its lab/ tools are the local cloud's API. */
+const LAB_ROOT = path.resolve(__dirname, "..", "..");
+
+function settings(config: SiteConfig): NonNullable<SiteConfig["lab"]> {
+    if (!config.lab) throw new Error("the lab platform was chosen but its settings were not loaded");
+    return config.lab;
+}
+
+export const labPlatform: PlatformAdapter = {
+    bootstrapsNodes: true,
+
+    siteRanges(config: SiteConfig, primary?: PrimaryView): string[] {
+        return [labSiteCidr(settings(config).site), primary?.lab?.cidr ?? ""].filter(Boolean);
+    },
+
+    peerProblems(config: SiteConfig, primary: PrimaryView): string[] {
+        if (!primary.lab) {
+            return ["the primary stack exports no lab site (output `lab`): update it with this version of etcd-dr first"];
+        }
+        if (primary.lab.site === settings(config).site) {
+            return [`the primary already lives on the lab's ${primary.lab.site} network; set etcd-dr:labSite to the other one`];
+        }
+        return [];
+    },
+
+    build({ config, spec, primary, privateKey }: SiteContext): BuiltSite {
+        const lab = settings(config);
+        const site = new LabSite(config.stack, { settings: lab, spec, labRoot: LAB_ROOT, peer: primary !== undefined });
+        const created: NodeConnection[] = site.hosts.map((h) => ({
+            name: h.name,
+            role: h.role,
+            host: h.ip,
+            port: 22,
+            user: config.sshUser,
+            privateKey,
+            readyAfter: [site.instances.instances[h.name]],
+        }));
+        const bootstrap = new BootstrapCheck(`${config.stack}-bootstrap`, { nodes: created }, { parent: site });
+        const nodes = created.map((n) => bootstrap.ready(n));
+        const secretUrl = (url?: string) => (url ? pulumi.secret(url) : undefined);
+        return {
+            controlPlane: controlPlaneOf(nodes),
+            workers: workersOf(nodes),
+            writeUrl: secretUrl(config.storeUrls.write),
+            readUrl: secretUrl(config.storeUrls.read),
+            apiEndpoint: site.hosts[0].ip,
+            nodes: site.hosts.map((h) => ({ name: h.name, role: h.role, address: h.ip })),
+            outputs: {
+                lab: { site: lab.site, cidr: labSiteCidr(lab.site), hostKeys: site.instances.hostKeys },
+            },
+        };
+    },
+};
