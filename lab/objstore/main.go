@@ -1,14 +1,13 @@
-// objstore emulates the part of the OCI Object Storage API that etcd-dr's nodes use: requests
-// through pre-authenticated request (PAR) URLs to put, get, head and list objects, with the PAR's
-// access type, prefix and expiry enforced, and asynchronous cross-region replication into a
-// read-only replica bucket. The lab runs it on the host side of its bridges.
+// objstore emulates OCI Object Storage for the lab: the PAR data path the nodes use (put, get,
+// head, list), an admin API with OCI's paths for what the Pulumi program creates (buckets, PARs,
+// replication and lifecycle policies), per-region endpoints, and asynchronous, unordered
+// cross-region replication into read-only replicas. README.md says what is modelled and what not.
 //
 //	objstore -config lab-objstore.json
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,56 +21,31 @@ import (
 	"time"
 )
 
-// Config is the emulator's whole world: buckets, PARs and replication rules.
-type Config struct {
-	Listen      []string      `json:"listen"`
-	DataDir     string        `json:"dataDir"`
-	Buckets     []BucketSpec  `json:"buckets"`
-	PARs        []PARSpec     `json:"pars"`
-	Replication []Replication `json:"replication"`
+func removeAll(path string) error { return os.RemoveAll(path) }
+
+type endpoint struct {
+	region  string
+	address string
 }
 
-type BucketSpec struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-	Region    string `json:"region"`
-}
-
-type PARSpec struct {
-	ID         string `json:"id"`
-	Bucket     string `json:"bucket"`
-	AccessType string `json:"accessType"`
-	Listing    bool   `json:"listing"`
-	Prefix     string `json:"prefix"`
-	Expires    string `json:"expires"`
-}
-
-type Replication struct {
-	Source      string  `json:"source"`
-	Destination string  `json:"destination"`
-	LagSeconds  float64 `json:"lagSeconds"`
-}
-
-func loadConfig(path string) (*Config, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+func (c *Config) endpoints() []endpoint {
+	var out []endpoint
+	for _, address := range c.Listen {
+		out = append(out, endpoint{"", address})
 	}
-	var cfg Config
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	for _, region := range c.Regions {
+		for _, address := range region.Listen {
+			out = append(out, endpoint{region.Name, address})
+		}
 	}
-	if len(cfg.Listen) == 0 || cfg.DataDir == "" {
-		return nil, errors.New("config needs listen addresses and a dataDir")
-	}
-	return &cfg, nil
+	return out
 }
 
 func main() {
 	configPath := flag.String("config", "", "path of the emulator's JSON config")
 	flag.Parse()
 	if *configPath == "" {
-		fmt.Fprintln(os.Stderr, "objstore: -config is required")
+		fmt.Fprintln(os.Stderr, "objstore: -config is required; see lab/objstore/README.md")
 		os.Exit(2)
 	}
 	cfg, err := loadConfig(*configPath)
@@ -79,32 +53,40 @@ func main() {
 		fmt.Fprintln(os.Stderr, "objstore:", err)
 		os.Exit(2)
 	}
-	store, err := NewStore(cfg)
+	token, err := readToken(cfg.AdminTokenFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "objstore:", err)
+		os.Exit(2)
+	}
+	store, err := NewStore(cfg, time.Now)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "objstore:", err)
 		os.Exit(1)
 	}
-	store.ReconcileReplicas()
+	srv := NewServer(store, token)
 
-	handler := NewHandler(store, time.Now)
 	var servers []*http.Server
 	var wg sync.WaitGroup
-	for _, address := range cfg.Listen {
-		listener, err := net.Listen("tcp", address)
+	for _, e := range cfg.endpoints() {
+		listener, err := net.Listen("tcp", e.address)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "objstore: listen %s: %v\n", address, err)
+			fmt.Fprintf(os.Stderr, "objstore: cannot listen on %s (%v); is another emulator running?\n", e.address, err)
 			os.Exit(1)
 		}
-		server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+		server := &http.Server{Handler: srv.Handler(e.region), ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, server)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := server.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Printf("serve %s: %v", address, err)
+				log.Printf("serve %s: %v", e.address, err)
 			}
 		}()
-		log.Printf("listening on %s", address)
+		if e.region == "" {
+			log.Printf("listening on %s", e.address)
+		} else {
+			log.Printf("listening on %s (region %s)", e.address, e.region)
+		}
 	}
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
