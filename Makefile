@@ -53,10 +53,11 @@ lab-down:
 	lab/lab.sh down
 
 # The lab comes up for these tests and goes down after them, whether they pass or not.
-test-lab: deps
+test-lab: engine k8s-supply
 	lab/lab.sh up
 	status=0; $(MOCHA) 'test/integration/lab-toolkit.test.ts' || status=$$?; lab/lab.sh down; exit $$status
 	status=0; $(MOCHA) 'test/integration/lab-instance.test.ts' || status=$$?; lab/lab.sh down; exit $$status
+	status=0; $(MOCHA) 'test/integration/lab-site.test.ts' || status=$$?; lab/lab.sh down; exit $$status
 
 # The drill, with assertions, then drift, destroy and the lab's down.
 test-e2e: engine
@@ -70,7 +71,7 @@ drill-down:
 		pulumi stack rm "$$stack" --force --yes --non-interactive 2>/dev/null || true; done
 	lab/lab.sh down
 
-test: typecheck lint test-unit test-engine test-lab test-e2e
+test: typecheck lint test-unit test-engine test-supply test-lab test-e2e
 	@echo "make test: all layers passed"
 
 plan: deps
