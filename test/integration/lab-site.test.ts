@@ -104,7 +104,7 @@ describe("the lab platform: pulumi up builds a real kubeadm site", function () {
         assert.deepStrictEqual(ready.sort(), [["cp1", "True"], ["w1", "True"]]);
         const dns = sshOk(CP1, "sudo kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system wait --for=condition=Ready pod -l k8s-app=kube-dns --timeout=180s");
         assert.match(dns, /condition met/);
-        const outputs = JSON.parse(stack("stack", "output", "--json", "--show-secrets")) as { lab: { hostKeys: Record<string, string> } };
+        const outputs = JSON.parse(pulumi.ok(["stack", "output", "--stack", STACK, "--json", "--show-secrets"])) as { lab: { hostKeys: Record<string, string> } };
         assert.match(outputs.lab.hostKeys.cp1, new RegExp(`^${CP1.replace(/\./g, "\\.")} ssh-ed25519 `, "m"), "each instance's host keys are exported");
     });
 
