@@ -135,6 +135,24 @@ wait_for_api() {
     die "the API at ${API_ALIAS}:6443 did not answer in 10 minutes; check the first control-plane node's cloud-init log"
 }
 
+# A control-plane join waits for its new etcd member to start; on a busy site that wait can run out
+# while the member would still come up. `kubeadm reset` removes the half-joined member from the cluster
+# (and the node's files), so the next attempt starts clean.
+join_with_retries() {
+    local attempt
+    for attempt in 1 2 3; do
+        if kubeadm join --config "$KUBEADM_CONFIG"; then
+            return 0
+        fi
+        ((attempt < 3)) || break
+        log "kubeadm join failed (attempt $attempt/3); resetting this node and trying again in 20s"
+        kubeadm reset --force --cri-socket unix:///run/containerd/containerd.sock || log "kubeadm reset failed; trying the join anyway"
+        sleep 20
+        wait_for_api
+    done
+    die "kubeadm join failed 3 times; see the kubeadm output above"
+}
+
 bootstrap_cluster() {
     if [[ -f /etc/kubernetes/kubelet.conf ]]; then
         log "node already joined; nothing to do"
@@ -147,7 +165,7 @@ bootstrap_cluster() {
             ;;
         join-control-plane | join-worker)
             wait_for_api
-            kubeadm join --config "$KUBEADM_CONFIG"
+            join_with_retries
             ;;
         *) die "NODE_ROLE '$NODE_ROLE' is not init, join-control-plane or join-worker" ;;
     esac

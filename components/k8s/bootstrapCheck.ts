@@ -21,13 +21,14 @@ export function bootstrapCheckScript(node: { name: string; role: string }): stri
     const script = [
         `timeout ${BOOTSTRAP_TIMEOUT_SECONDS} cloud-init status --wait >/dev/null 2>&1 || true`,
         `status="$(cloud-init status 2>/dev/null | sed -n 's/^status: //p')"`,
-        `for file in ${wanted}; do`,
-        `  if [ ! -s "$file" ]; then`,
-        `    reason="$(grep -E 'kube-bootstrap: ERROR|error execution phase' /var/log/cloud-init-output.log 2>/dev/null | tail -n1)"`,
-        `    echo "etcd-dr: ERROR: ${node.name} did not finish its kubeadm bootstrap (cloud-init: \${status:-unknown}; no $file): \${reason:-see /var/log/cloud-init-output.log on the node}" >&2`,
-        `    exit 1`,
-        `  fi`,
-        `done`,
+        `missing=""`,
+        `for file in ${wanted}; do [ -s "$file" ] || missing="$missing $file"; done`,
+        // A bootstrap that failed after kubeadm wrote its files (a half-done control-plane join) is a failure too.
+        `if [ "$status" != done ] || [ -n "$missing" ]; then`,
+        `  reason="$(grep -E 'kube-bootstrap: ERROR|error execution phase' /var/log/cloud-init-output.log 2>/dev/null | tail -n1)"`,
+        `  echo "etcd-dr: ERROR: ${node.name} did not finish its kubeadm bootstrap (cloud-init: \${status:-unknown}\${missing:+; missing$missing}): \${reason:-see /var/log/cloud-init-output.log on the node}" >&2`,
+        `  exit 1`,
+        `fi`,
         `echo "bootstrap done (cloud-init: $status)"`,
     ].join("\n");
     return resultCommand("bootstrap", node.name, script);
