@@ -94,7 +94,8 @@ install_packages() {
     export DEBIAN_FRONTEND=noninteractive
     apt_sources
     apt-get "${APT_OPTIONS[@]}" update -q
-    apt-get "${APT_OPTIONS[@]}" install -yq --allow-change-held-packages containerd \
+    # cri-tools (crictl) is no longer a kubeadm dependency; the toolkit finds the etcd container with it.
+    apt-get "${APT_OPTIONS[@]}" install -yq --allow-change-held-packages containerd cri-tools \
         "kubelet=${KUBERNETES_VERSION}-*" "kubeadm=${KUBERNETES_VERSION}-*" "kubectl=${KUBERNETES_VERSION}-*"
     apt-mark hold kubelet kubeadm kubectl >/dev/null
 }

@@ -80,7 +80,7 @@ describe("the lab platform: pulumi up builds a real kubeadm site", function () {
             },
         }));
         pulumi.ok(["stack", "init", STACK]);
-        stack("config", "set", "--secret", "sshPrivateKey", fs.readFileSync(key, "utf8"));
+        pulumi.ok(["config", "set", "--secret", "sshPrivateKey", "--stack", STACK, "--config-file", configFile], fs.readFileSync(key, "utf8"));
         // The lab's object store comes with the store issue's work; any PAR-shaped URL installs the toolkit.
         stack("config", "set", "--secret", "storeWriteUrl", `http://10.250.1.1:8080/p/none/n/lab/b/none/o/`);
     });
@@ -97,6 +97,8 @@ describe("the lab platform: pulumi up builds a real kubeadm site", function () {
         const started = Date.now();
         stack("up", "--yes", "--skip-preview");
         process.stdout.write(`      pulumi up of a 1 + 1 lab site: ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
+        // Joined is not Ready yet: a node is Ready once its CNI (flannel's DaemonSet pod) runs there.
+        sshOk(CP1, "sudo kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=condition=Ready node --all --timeout=300s");
         const nodes = JSON.parse(sshOk(CP1, "sudo kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes -o json")) as {
             items: { metadata: { name: string }; status: { conditions: { type: string; status: string }[] } }[];
         };
@@ -153,7 +155,7 @@ describe("the lab platform: pulumi up builds a real kubeadm site", function () {
         assert.strictEqual(sh("bash", ["-c", "ip netns list | grep -c edr- || true"]).stdout.trim(), "0", "no peering namespace");
         assert.ok(!fs.readFileSync("/proc/mounts", "utf8").includes(`${LAB_DIR}/instances`), "no instance mount");
         assert.strictEqual(sh("bash", ["-c", "find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -name 'edri-*' | wc -l"]).stdout.trim(), "0", "no instance cgroup");
-        assert.strictEqual(sh("bash", ["-c", `pgrep -f 'systemd-nspawn .*--directory=${LAB_DIR}/instances' | wc -l`]).stdout.trim(), "0", "no nspawn");
+        assert.strictEqual(sh("bash", ["-c", `pgrep -f '^systemd-nspawn .*--directory=${LAB_DIR}/instances' | wc -l`]).stdout.trim(), "0", "no nspawn");
         assert.strictEqual(sh("bash", [path.join(ROOT, "supply", "serve.sh"), "status"]).status, 3, "no supply service");
     });
 });
