@@ -91,6 +91,8 @@ describe("the lab platform: pulumi up builds a real kubeadm site", function () {
         }
         execFileSync(CLOUD_SH, ["down"], { stdio: ["ignore", "ignore", "inherit"] });
         if (work) fs.rmSync(work, { recursive: true, force: true });
+        // `stack init` keeps the passphrase salt beside the project, whatever --config-file says.
+        fs.rmSync(path.join(ROOT, `Pulumi.${STACK}.yaml`), { force: true });
     });
 
     it("builds cp1 and w1 from nothing with pulumi up; both are Ready and CoreDNS runs", () => {
