@@ -20,7 +20,8 @@ interface PreviewStep {
 const output = (r: PulumiResult) => `${r.stdout}\n${r.stderr}`;
 
 /**
- * A listener that answers every connection by closing it, and records when each came. It runs in
+ * A listener that answers every connection by closing it (the SSH handshake then fails with EOF),
+ * and records when each came. It runs in
  * a process of its own: `pulumi` runs synchronously here, and a listener in this event loop would
  * leave the connections unanswered until the dial gives up.
  */
@@ -28,7 +29,8 @@ async function closingListener(dir: string): Promise<{ port: number; arrivals():
     const log = path.join(dir, `arrivals-${Date.now()}.log`);
     const script = [
         "const fs = require('fs'); const log = process.argv[1];",
-        "const server = require('net').createServer((s) => { fs.appendFileSync(log, Date.now() + '\\n'); s.destroy(); });",
+        // Read the client's banner before closing: closing on unread data would reset the connection.
+        "const server = require('net').createServer((s) => { fs.appendFileSync(log, Date.now() + '\\n'); s.once('data', () => s.end()); });",
         "server.listen(0, '127.0.0.1', () => console.log(server.address().port));",
     ].join(" ");
     const child = spawn(process.execPath, ["-e", script, log], { stdio: ["ignore", "pipe", "inherit"] });
@@ -196,81 +198,75 @@ describe("offline Pulumi engine smoke test", function () {
     });
 
     describe("failures, as the upstream plugins report them", () => {
-        const failing = (scenario: string, values: Record<string, string> = {}, env: NodeJS.ProcessEnv = {}) => {
-            config({ scenario, ...values }, "failures");
-            const started = Date.now();
-            const result = new PulumiProject(project.dir, { ...project.env, ...env }).run(["up", "--stack", "failures", "--yes", "--skip-preview"]);
-            return { result, text: output(result), seconds: (Date.now() - started) / 1000 };
+        let failed: PulumiResult;
+        let text: string;
+        let closing: Awaited<ReturnType<typeof closingListener>>;
+        let silent: Awaited<ReturnType<typeof blackhole>>;
+
+        const run = (scenario: string, env: NodeJS.ProcessEnv = {}) => {
+            config({ scenario }, "failures");
+            return new PulumiProject(project.dir, { ...project.env, ...env }).run(["up", "--stack", "failures", "--yes", "--skip-preview"]);
         };
+        const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+
+        before(async () => {
+            closing = await closingListener(work);
+            silent = await blackhole();
+            config({ closingPort: String(closing.port), silentPort: String(silent.port), wrongHostKey: sshd.publicKey, rsaHostKey: sshd.hostKeys.rsa }, "failures");
+            failed = run("failures");
+            text = output(failed);
+            assert.notStrictEqual(failed.status, 0, "an update whose commands all fail succeeded");
+        });
+
+        after(() => {
+            closing?.stop();
+            silent?.stop();
+        });
 
         it("names the exit status, the script and its output when a command fails", () => {
-            const { result, text } = failing("exit");
-            assert.notStrictEqual(result.status, 0);
             assert.match(text, /error: Process exited with status 3: running "echo out-line; echo err-line >&2; exit 3":\n\s*out-line\n\s*err-line/);
         });
 
         it("sends `environment` as SSH env requests, which a stock sshd refuses", () => {
-            const { result, text } = failing("environment");
-            assert.notStrictEqual(result.status, 0);
             assert.match(text, /error: Unable to set 'FOO'\. This only works if your SSH server is configured to accept/);
             assert.match(text, /error: could not set environment variable "FOO": ssh: setenv failed/);
         });
 
-        it("dials dialErrorLimit + 1 times with a short backoff, then names the last error", async () => {
-            const listener = await closingListener(work);
-            try {
-                const { result, text } = failing("dial", { targetPort: String(listener.port), dialErrorLimit: "3" });
-                assert.notStrictEqual(result.status, 0);
-                assert.match(text, /error: after 3 failed attempts: ssh: handshake failed: EOF/);
-                const arrivals = listener.arrivals();
-                assert.strictEqual(arrivals.length, 4, "dialErrorLimit 3 means four attempts");
-                // 100 + 150 + 225 ms between the attempts (pulumi's retry.Until backoff).
-                const span = arrivals[3] - arrivals[0];
-                assert.ok(span >= 400 && span < 2_000, `four attempts took ${span} ms, not about 0.5 s`);
-            } finally {
-                listener.stop();
-            }
+        it("dials dialErrorLimit + 1 times with a short backoff, then names the last error", () => {
+            assert.match(text, /error: after 3 failed attempts: ssh: handshake failed: EOF/);
+            const arrivals = closing.arrivals();
+            assert.strictEqual(arrivals.length, 4, "dialErrorLimit 3 means four attempts");
+            // 100 + 150 + 225 ms between the attempts (pulumi's retry.Until backoff).
+            const span = arrivals[3] - arrivals[0];
+            assert.ok(span >= 400 && span < 2_000, `four attempts took ${span} ms, not about 0.5 s`);
         });
 
-        it("gives up a dial after perDialTimeout seconds when the host does not answer", async () => {
-            const hole = await blackhole();
-            try {
-                const { result, text } = failing("dial", { targetPort: String(hole.port), dialErrorLimit: "1", perDialTimeout: "2" });
-                assert.notStrictEqual(result.status, 0);
-                assert.match(text, new RegExp(`error: after 1 failed attempts: dial tcp 127\\.0\\.0\\.1:${hole.port}: i/o timeout`));
-            } finally {
-                hole.stop();
-            }
+        it("gives up a dial after perDialTimeout seconds when the host does not answer", () => {
+            assert.match(text, new RegExp(`error: after 1 failed attempts: dial tcp 127\\.0\\.0\\.1:${silent.port}: i/o timeout`));
         });
 
         it("refuses a host key that is not the pinned one", () => {
-            const { result, text } = failing("hostKey", { hostKey: sshd.publicKey, dialErrorLimit: "0" });
-            assert.notStrictEqual(result.status, 0);
             assert.match(text, /error: after 0 failed attempts: ssh: handshake failed: ssh: host key mismatch/);
         });
 
         it("cannot pin an RSA host key: it asks for ssh-rsa (SHA-1) signatures, which OpenSSH no longer makes", () => {
-            const { result, text } = failing("hostKey", { hostKey: sshd.hostKeys.rsa, dialErrorLimit: "0" });
-            assert.notStrictEqual(result.status, 0);
             assert.match(text, /error: after 0 failed attempts: ssh: handshake failed: ssh: no common algorithm for host key/);
         });
 
         it("fails every remote command when SSH_AUTH_SOCK names a socket that is gone", () => {
             const stale = path.join(work, "gone-agent.sock");
-            const { result, text } = failing("plain", {}, { SSH_AUTH_SOCK: stale });
+            const result = run("plain", { SSH_AUTH_SOCK: stale });
             assert.notStrictEqual(result.status, 0);
-            assert.match(text, new RegExp(`error: dial unix ${stale.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: connect: no such file or directory`));
+            assert.match(output(result), new RegExp(`error: dial unix ${escape(stale)}: connect: no such file or directory`));
         });
 
         it("authenticates with the keys of a running SSH agent", () => {
-            const agentDir = fs.mkdtempSync(path.join(work, "agent-"));
-            const socket = path.join(agentDir, "agent.sock");
-            const agentOut = execFileSync("ssh-agent", ["-a", socket], { encoding: "utf8" });
-            const agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(agentOut)?.[1]);
+            const socket = path.join(fs.mkdtempSync(path.join(work, "agent-")), "agent.sock");
+            const agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(execFileSync("ssh-agent", ["-a", socket], { encoding: "utf8" }))?.[1]);
             try {
                 execFileSync("ssh-add", [sshd.privateKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: "ignore" });
-                const { result, text } = failing("agent", {}, { SSH_AUTH_SOCK: socket });
-                assert.strictEqual(result.status, 0, text);
+                const result = run("agent", { SSH_AUTH_SOCK: socket });
+                assert.strictEqual(result.status, 0, output(result));
                 const outputs = JSON.parse(project.ok(["stack", "output", "--stack", "failures", "--json"]).stdout) as Record<string, string>;
                 assert.strictEqual(outputs.stdout, "agent-ok");
             } finally {
