@@ -208,9 +208,10 @@ describe("offline Pulumi engine smoke test", function () {
         let closing: Awaited<ReturnType<typeof closingListener>>;
         let silent: Awaited<ReturnType<typeof blackhole>>;
 
+        // --continue-on-error: the engine otherwise starts nothing new after the first failure.
         const run = (scenario: string, env: NodeJS.ProcessEnv = {}) => {
             config({ scenario }, "failures");
-            return new PulumiProject(project.dir, { ...project.env, ...env }).run(["up", "--stack", "failures", "--yes", "--skip-preview"]);
+            return new PulumiProject(project.dir, { ...project.env, ...env }).run(["up", "--stack", "failures", "--yes", "--skip-preview", "--continue-on-error"]);
         };
         const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
