@@ -365,17 +365,18 @@ func (srv *Server) parCollection(w http.ResponseWriter, r *http.Request, region,
 	}
 }
 
-func (srv *Server) parItem(w http.ResponseWriter, r *http.Request, region, bucketName, id string) {
+// getOrDelete answers an admin item the way OCI does: GET returns it as JSON, DELETE answers 204.
+func getOrDelete[T any](w http.ResponseWriter, r *http.Request, get func() (T, error), remove func() error) {
 	switch r.Method {
 	case http.MethodGet:
-		p, err := srv.store.GetPAR(region, bucketName, id)
+		item, err := get()
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, p)
+		writeJSON(w, http.StatusOK, item)
 	case http.MethodDelete:
-		if err := srv.store.DeletePAR(region, bucketName, id); err != nil {
+		if err := remove(); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -383,6 +384,12 @@ func (srv *Server) parItem(w http.ResponseWriter, r *http.Request, region, bucke
 	default:
 		methodNotAllowed(w, r)
 	}
+}
+
+func (srv *Server) parItem(w http.ResponseWriter, r *http.Request, region, bucketName, id string) {
+	getOrDelete(w, r,
+		func() (parJSON, error) { return srv.store.GetPAR(region, bucketName, id) },
+		func() error { return srv.store.DeletePAR(region, bucketName, id) })
 }
 
 func (s *Store) CreatePAR(region, bucketName, name, accessType, objectName, listing, expires string) (*par, error) {
@@ -551,23 +558,9 @@ func (srv *Server) policyCollection(w http.ResponseWriter, r *http.Request, regi
 }
 
 func (srv *Server) policyItem(w http.ResponseWriter, r *http.Request, region, bucketName, id string) {
-	switch r.Method {
-	case http.MethodGet:
-		p, err := srv.store.GetPolicy(region, bucketName, id)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, p)
-	case http.MethodDelete:
-		if err := srv.store.DeletePolicy(region, bucketName, id); err != nil {
-			writeError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	default:
-		methodNotAllowed(w, r)
-	}
+	getOrDelete(w, r,
+		func() (policyJSON, error) { return srv.store.GetPolicy(region, bucketName, id) },
+		func() error { return srv.store.DeletePolicy(region, bucketName, id) })
 }
 
 // CreatePolicy is called in the source bucket's region. From now on, and only from now on, the
