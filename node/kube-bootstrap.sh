@@ -100,12 +100,17 @@ install_packages() {
     apt-mark hold kubelet kubeadm kubectl >/dev/null
 }
 
+# The image kubeadm runs for COMPONENT (pause, etcd, ...), as its configuration names it; fails when
+# it names none (callers say so, once, outside the command substitution).
+kubeadm_image() {
+    kubeadm config images list --config "$KUBEADM_CONFIG" 2>/dev/null | grep "/$1:"
+}
+
 # containerd's defaults, with what kubeadm nodes need: the systemd cgroup driver (as the kubelet),
 # kubeadm's own pause image, the CNI plugins where kubernetes-cni puts them, per-registry hosts files.
 configure_containerd() {
     local pause
-    pause="$(kubeadm config images list --config "$KUBEADM_CONFIG" 2>/dev/null | grep '/pause:')" ||
-        die "kubeadm cannot list its images from $KUBEADM_CONFIG"
+    pause="$(kubeadm_image pause)" || die "kubeadm names no pause image for $KUBEADM_CONFIG"
     mkdir -p /etc/containerd
     containerd config default |
         sed -e 's/SystemdCgroup = false/SystemdCgroup = true/' \
@@ -180,7 +185,7 @@ install_etcd_tools() {
         return 0
     fi
     local image mount_dir
-    image="$(kubeadm config images list --config "$KUBEADM_CONFIG" | grep '/etcd:')"
+    image="$(kubeadm_image etcd)" || die "kubeadm names no etcd image for $KUBEADM_CONFIG"
     mount_dir="$(mktemp -d)"
     ctr -n k8s.io images mount "$image" "$mount_dir" >/dev/null
     install -m 0755 "$mount_dir/usr/local/bin/etcdctl" "$mount_dir/usr/local/bin/etcdutl" /usr/local/bin/

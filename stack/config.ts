@@ -1,7 +1,8 @@
 // The one typed config loader. It reads every key, reports every problem as one line, and never
 // throws: the caller decides how to stop (pulumi.RunError in the program, exit 1 in the plan tool).
 
-// Types only: loading config never loads a platform's SDK or components.
+// Types and plain constants only: loading config never loads a platform's SDK or components.
+import { LAB_SITES } from "../components/lab/cloud";
 import type { LabSiteSettings } from "../components/lab/site";
 import type { OciSiteSettings } from "../components/oci/site";
 import { cidrTextsOverlap, parseCidr } from "../lib/cidr";
@@ -297,10 +298,7 @@ function loadOci(read: Reader, role: Role): OciSettings {
         const wrongRegion = regionMismatch("etcd-dr:nodeImageId", nodeImageId, region);
         if (wrongRegion) read.errors.push(wrongRegion);
     }
-    const sshPublicKey = read.required("sshPublicKey", "set the public key that may log in to the nodes");
-    if (sshPublicKey && !/^(ssh-(ed25519|rsa)|ecdsa-sha2-\S+) \S+/.test(sshPublicKey)) {
-        read.errors.push("etcd-dr:sshPublicKey is not an OpenSSH public key line (ssh-ed25519 AAAA...)");
-    }
+    const sshPublicKey = readSshPublicKey(read, "set the public key that may log in to the nodes");
     const allowFromPeer = read.ports("allowFromPeer", [22, 6443]);
 
     const homeRegion = read.string("homeRegion");
@@ -359,17 +357,21 @@ function loadOci(read: Reader, role: Role): OciSettings {
     };
 }
 
-const LAB_SITES = ["primary", "standby"] as const;
+/** The key the platform's instances accept, as one OpenSSH public key line. */
+function readSshPublicKey(read: Reader, hint: string): string {
+    const key = read.required("sshPublicKey", hint);
+    if (key && !/^(ssh-(ed25519|rsa)|ecdsa-sha2-\S+) \S+/.test(key)) {
+        read.errors.push("etcd-dr:sshPublicKey is not an OpenSSH public key line (ssh-ed25519 AAAA...)");
+    }
+    return key;
+}
 
 function loadLab(read: Reader, role: Role): LabSiteSettings {
     const site = read.string("labSite", role === "standby" ? "standby" : "primary") as LabSiteSettings["site"];
     if (!(LAB_SITES as readonly string[]).includes(site)) {
         read.errors.push(`etcd-dr:labSite '${site}' is not one of the lab's networks; use primary or standby`);
     }
-    const sshPublicKey = read.required("sshPublicKey", "set the public key the lab's instances accept (the pair of sshPrivateKey)");
-    if (sshPublicKey && !/^(ssh-(ed25519|rsa)|ecdsa-sha2-\S+) \S+/.test(sshPublicKey)) {
-        read.errors.push("etcd-dr:sshPublicKey is not an OpenSSH public key line (ssh-ed25519 AAAA...)");
-    }
+    const sshPublicKey = readSshPublicKey(read, "set the public key the lab's instances accept (the pair of sshPrivateKey)");
     return { site, sshPublicKey };
 }
 

@@ -1,12 +1,11 @@
 // The `existing` platform: the nodes already run kubeadm (on-premises, pre-built instances). The
 // config lists each node's host name and SSH address, and the snapshot store is given by URL.
 
-import * as pulumi from "@pulumi/pulumi";
 import { NodeConnection } from "../../lib/connection";
 import { controlPlaneOf, workersOf } from "../../lib/hosts";
 import { SiteConfig } from "../config";
 import { PrimaryView } from "../contract";
-import { BuiltSite, PlatformAdapter, SiteContext } from "./platform";
+import { BuiltSite, configuredStore, PlatformAdapter, SiteContext } from "./platform";
 
 export const existingPlatform: PlatformAdapter = {
     bootstrapsNodes: false,
@@ -37,12 +36,10 @@ export const existingPlatform: PlatformAdapter = {
             user: n.user ?? config.sshUser,
             privateKey,
         }));
-        const secretUrl = (url?: string) => (url ? pulumi.secret(url) : undefined);
         return {
             controlPlane: controlPlaneOf(nodes),
             workers: workersOf(nodes),
-            writeUrl: secretUrl(config.storeUrls.write),
-            readUrl: secretUrl(config.storeUrls.read),
+            ...configuredStore(config),
             apiEndpoint: nodes.find((n) => n.role === "control-plane")?.host ?? "",
             nodes: listed.map((n) => ({ name: n.name, role: n.role, address: n.address })),
             outputs: {},

@@ -3,7 +3,6 @@
 // nested-container settings differ, and those are config and this adapter's node platform settings.
 
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
 import { labSiteCidr } from "../../components/lab/cloud";
 import { LabSite } from "../../components/lab/site";
 import { BootstrapCheck } from "../../components/k8s/bootstrapCheck";
@@ -11,7 +10,7 @@ import { NodeConnection } from "../../lib/connection";
 import { controlPlaneOf, workersOf } from "../../lib/hosts";
 import { SiteConfig } from "../config";
 import { PrimaryView } from "../contract";
-import { BuiltSite, PlatformAdapter, SiteContext } from "./platform";
+import { BuiltSite, configuredStore, PlatformAdapter, SiteContext } from "./platform";
 
 /** The checkout this program runs from: its lab/ tools are the local cloud's API. */
 const LAB_ROOT = path.resolve(__dirname, "..", "..");
@@ -52,12 +51,10 @@ export const labPlatform: PlatformAdapter = {
         }));
         const bootstrap = new BootstrapCheck(`${config.stack}-bootstrap`, { nodes: created }, { parent: site });
         const nodes = created.map((n) => bootstrap.ready(n));
-        const secretUrl = (url?: string) => (url ? pulumi.secret(url) : undefined);
         return {
             controlPlane: controlPlaneOf(nodes),
             workers: workersOf(nodes),
-            writeUrl: secretUrl(config.storeUrls.write),
-            readUrl: secretUrl(config.storeUrls.read),
+            ...configuredStore(config),
             apiEndpoint: site.hosts[0].ip,
             nodes: site.hosts.map((h) => ({ name: h.name, role: h.role, address: h.ip })),
             outputs: {

@@ -40,3 +40,9 @@ export interface PlatformAdapter {
     peerProblems(config: SiteConfig, primary: PrimaryView): string[];
     build(context: SiteContext): BuiltSite;
 }
+
+/** The store URLs a stack's config gives (platforms that do not create a store); secrets. */
+export function configuredStore(config: SiteConfig): Pick<BuiltSite, "writeUrl" | "readUrl"> {
+    const secret = (url?: string) => (url ? pulumi.secret(url) : undefined);
+    return { writeUrl: secret(config.storeUrls.write), readUrl: secret(config.storeUrls.read) };
+}

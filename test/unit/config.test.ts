@@ -2,9 +2,10 @@ import * as assert from "assert";
 import { loadConfig } from "../../stack/config";
 import { parExpiryWarning } from "../../lib/par";
 
-type Raw = Record<string, unknown>;
+export type Raw = Record<string, unknown>;
 
-function primaryConfig(): Raw {
+/** A complete, valid OCI primary stack config; other config tests start from it. */
+export function primaryConfig(): Raw {
     return {
         "oci:region": "us-ashburn-1",
         "etcd-dr:role": "primary",

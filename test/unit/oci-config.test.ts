@@ -2,29 +2,10 @@
 import * as assert from "assert";
 import { isOciRegion, isRfc3339, ocidRegion, ocidType, regionMismatch } from "../../lib/ociConfig";
 import { loadConfig } from "../../stack/config";
-
-type Raw = Record<string, unknown>;
-
-function ociPrimary(): Raw {
-    return {
-        "oci:region": "us-ashburn-1",
-        "etcd-dr:role": "primary",
-        "etcd-dr:compartmentId": "ocid1.compartment.oc1..aaaaaaaatestcompartment",
-        "etcd-dr:vcnCidr": "10.10.0.0/16",
-        "etcd-dr:peerVcnCidr": "10.20.0.0/16",
-        "etcd-dr:operatorCidr": "192.0.2.0/28",
-        "etcd-dr:bastion": "true",
-        "etcd-dr:nodeImageId": "ocid1.image.oc1.iad.aaaaaaaaimage",
-        "etcd-dr:sshPublicKey": "ssh-ed25519 AAAAC3Nza test",
-        "etcd-dr:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=\n-----END OPENSSH PRIVATE KEY-----",
-        "etcd-dr:snapshots": { parExpiresAt: "2027-06-30T00:00:00Z" },
-        "etcd-dr:topology": { clusterName: "payments" },
-        "etcd-dr:cluster": { cniManifestUrl: "https://example.org/cni.yaml", kubernetesPackageRepo: "https://example.org/k8s" },
-    };
-}
+import { primaryConfig, Raw } from "./config.test";
 
 function load(change: (raw: Raw) => void = () => undefined) {
-    const raw = ociPrimary();
+    const raw = primaryConfig();
     change(raw);
     return loadConfig("primary", {
         get: (key: string) => {
