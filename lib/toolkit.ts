@@ -32,16 +32,20 @@ export interface ToolkitSettings {
     compression: Compression;
 }
 
-/** The settings file, mode 0600 on the node. Secret values (PAR URLs) are in it; the key is not. */
-export function renderSettings(s: ToolkitSettings): string {
+/**
+ * The settings file, mode 0600 on the node. Secret values (PAR URLs) are in it; the key is not.
+ * A worker only restarts its kubelet in a restore: it gets neither the store's URLs nor the key.
+ */
+export function renderSettings(s: ToolkitSettings, role: "control-plane" | "worker" = "control-plane"): string {
+    const controlPlane = role === "control-plane";
     const lines: [string, string | undefined][] = [
         ["ETCD_DR_CLUSTER", s.cluster],
         ["ETCD_DR_PREFIX", s.prefix],
         ["ETCD_DR_MEMBERS", s.members.join(",")],
         ["ETCD_DR_KUBERNETES_VERSION", s.kubernetesVersion],
-        ["ETCD_DR_WRITE_URL", s.writeUrl],
-        ["ETCD_DR_READ_URL", s.readUrl],
-        ["ETCD_DR_ENCRYPTION_KEY_FILE", REMOTE_KEY],
+        ["ETCD_DR_WRITE_URL", controlPlane ? s.writeUrl : undefined],
+        ["ETCD_DR_READ_URL", controlPlane ? s.readUrl : undefined],
+        ["ETCD_DR_ENCRYPTION_KEY_FILE", controlPlane ? REMOTE_KEY : undefined],
         ["ETCD_DR_COMPRESSION", s.compression],
         ["ETCD_DR_ON_CALENDAR", s.onCalendar],
         ["ETCD_DR_RANDOMIZED_DELAY", `${s.randomizedDelaySec}s`],

@@ -99,6 +99,7 @@ export async function runSite(now: Date = new Date()): Promise<ExportedSiteOutpu
     const toolkitText = readToolkit();
     const toolkit = new NodeToolkit(`${stack}-toolkit`, {
         nodes: site.controlPlane,
+        workers: site.workers,
         toolkit: toolkitText,
         settings: pulumi.secret(settings),
         encryptionKey,

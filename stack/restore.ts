@@ -49,6 +49,5 @@ export async function restoreSite(
         controlPlane: site.controlPlane,
         workers: site.workers,
         toolkit,
-        reconcileWorkloads: config.kubernetesApi,
     });
 }

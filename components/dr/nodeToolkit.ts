@@ -4,8 +4,10 @@ import { afterReady, asRoot, connectionArgs, NodeConnection } from "../../lib/co
 import { REMOTE_KEY, REMOTE_SETTINGS, REMOTE_TOOLKIT, renderSettings, sha256, ToolkitSettings } from "../../lib/toolkit";
 
 export interface NodeToolkitArgs {
-    /** The control-plane nodes that get the toolkit. */
+    /** The control-plane nodes: the toolkit, its settings and the snapshot key. */
     nodes: NodeConnection[];
+    /** The workers: the toolkit and settings without the store's URLs or the key (they only restart their kubelet in a restore). */
+    workers?: NodeConnection[];
     /** node/etcd-dr, as it is in this checkout. */
     toolkit: string;
     /** Contains PAR URLs: treated as a secret. */
@@ -27,7 +29,7 @@ function installFile(path: string, mode: string): string {
 
 /**
  * The node toolkit (node/etcd-dr), its settings file (mode 0600) and the snapshot encryption key on
- * every control-plane node of a site. A change of content replaces the install; replacing deletes
+ * every control-plane node of a site; the toolkit and settings without store access on its workers. A change of content replaces the install; replacing deletes
  * first, so the old delete can never remove the new file.
  */
 export class NodeToolkit extends pulumi.ComponentResource {
@@ -39,17 +41,27 @@ export class NodeToolkit extends pulumi.ComponentResource {
     constructor(name: string, args: NodeToolkitArgs, opts?: pulumi.ComponentResourceOptions) {
         super("etcd-dr:dr:NodeToolkit", name, {}, opts);
         this.toolkitDigest = sha256(args.toolkit);
-        const settingsText = pulumi.secret(pulumi.output(args.settings).apply(renderSettings));
+        const settingsText = pulumi.secret(pulumi.output(args.settings).apply((s) => renderSettings(s)));
+        const workerSettingsText = pulumi.secret(pulumi.output(args.settings).apply((s) => renderSettings(s, "worker")));
         const key = pulumi.secret(pulumi.output(args.encryptionKey).apply((k) => `${k}\n`));
         this.settingsDigest = pulumi.secret(pulumi.all([settingsText, key]).apply(([s, k]) => sha256(s + k)));
         // What lands on every node: path, mode, content, and what re-installs it when it changes.
-        const files: { suffix: string; path: string; mode: string; content: pulumi.Input<string>; trigger: pulumi.Input<string> }[] = [
-            { suffix: "toolkit", path: REMOTE_TOOLKIT, mode: "0755", content: args.toolkit, trigger: this.toolkitDigest },
-            { suffix: "settings", path: REMOTE_SETTINGS, mode: "0600", content: settingsText, trigger: pulumi.secret(settingsText.apply(sha256)) },
+        type File = { suffix: string; path: string; mode: string; content: pulumi.Input<string>; trigger: pulumi.Input<string> };
+        const toolkitFile: File = { suffix: "toolkit", path: REMOTE_TOOLKIT, mode: "0755", content: args.toolkit, trigger: this.toolkitDigest };
+        const settingsFile = (content: pulumi.Output<string>): File =>
+            ({ suffix: "settings", path: REMOTE_SETTINGS, mode: "0600", content, trigger: pulumi.secret(content.apply(sha256)) });
+        const controlPlaneFiles: File[] = [
+            toolkitFile,
+            settingsFile(settingsText),
             { suffix: "key", path: REMOTE_KEY, mode: "0600", content: key, trigger: pulumi.secret(key.apply(sha256)) },
         ];
+        const workerFiles: File[] = [toolkitFile, settingsFile(workerSettingsText)];
         this.ready = {};
-        for (const node of args.nodes) {
+        const nodes = [
+            ...args.nodes.map((node) => ({ node, files: controlPlaneFiles })),
+            ...(args.workers ?? []).map((node) => ({ node, files: workerFiles })),
+        ];
+        for (const { node, files } of nodes) {
             const connection = connectionArgs(node);
             this.ready[node.name] = files.map((file) =>
                 new command.remote.Command(`${name}-${node.name}-${file.suffix}`, {
@@ -61,7 +73,7 @@ export class NodeToolkit extends pulumi.ComponentResource {
                 }, { parent: this, deleteBeforeReplace: true, dependsOn: afterReady(node) }),
             );
         }
-        this.registerOutputs({ nodes: args.nodes.map((n) => n.name), toolkitDigest: this.toolkitDigest });
+        this.registerOutputs({ nodes: nodes.map((n) => n.node.name), toolkitDigest: this.toolkitDigest });
     }
 
     /** What must exist on `node` before the toolkit can run there (empty for a node without it). */

@@ -8,40 +8,14 @@ export interface RestoreFromSnapshotArgs {
     snapshotId: string;
     controlPlane: NodeConnection[];
     workers: NodeConnection[];
-    /** The toolkit on the control-plane nodes; each node's phases run after its install. */
+    /** The toolkit on every node; each node's phases run after its install. */
     toolkit: NodeToolkit;
-    /** Roll workloads and delete kube-proxy, controller-manager and scheduler pods afterwards, as the playbook does. */
-    reconcileWorkloads: boolean;
 }
-
-const RESTART_KUBELET = [
-    "if systemctl cat kubelet.service >/dev/null 2>&1; then",
-    "  systemctl restart kubelet && echo \"kubelet restarted on $(hostname -s)\"",
-    "else",
-    "  echo \"no kubelet on $(hostname -s); nothing to restart\"",
-    "fi",
-].join("\n");
-
-const ROLL_CONTROL_PLANE_PODS = [
-    "kubeconfig=/etc/kubernetes/admin.conf",
-    "if ! command -v kubectl >/dev/null 2>&1 || [ ! -f \"$kubeconfig\" ]; then",
-    "  echo \"no kubectl or admin.conf on $(hostname -s); workloads not rolled\"",
-    "else",
-    "  k() { kubectl --kubeconfig \"$kubeconfig\" \"$@\"; }",
-    "  k -n kube-system delete pod -l k8s-app=kube-proxy --wait=false",
-    "  k -n kube-system delete pod -l component=kube-controller-manager --wait=false",
-    "  k -n kube-system delete pod -l component=kube-scheduler --wait=false",
-    "  for ns in $(k get namespaces -o jsonpath='{.items[*].metadata.name}'); do",
-    "    k -n \"$ns\" rollout restart deployment >/dev/null 2>&1 || true",
-    "    k -n \"$ns\" rollout restart daemonset >/dev/null 2>&1 || true",
-    "  done",
-    "  echo \"control-plane pods recreated and workloads rolled\"",
-    "fi",
-].join("\n");
 
 /**
  * The failover, as a resource. Its children run in order -- prepare on every control-plane node,
- * stop on all, apply on each, start on all, verify, reconcile the workers -- and every child
+ * stop on all, apply on each, start on all, verify on the first, the kubelet restarted on every
+ * node, then the cluster reconciled from the first (node/lib/restore.sh) -- and every child
  * carries the snapshot id in its triggers: a new id replaces the whole chain, and that replacement
  * is the restore. The toolkit makes each phase a no-op when it already ran for that id.
  */
@@ -75,10 +49,9 @@ export class RestoreFromSnapshot extends pulumi.ComponentResource {
         const started = onEachControlPlane("start", () => applied);
         const first = args.controlPlane[0];
         const verified = step("verify", first, `etcd-dr restore verify ${id}`, started);
-        const reconciled = [
-            ...args.workers.map((node) => step("reconcile", node, RESTART_KUBELET, [verified])),
-            ...(args.reconcileWorkloads ? [step("reconcile", first, ROLL_CONTROL_PLANE_PODS, [verified])] : []),
-        ];
+        const kubelets = [...args.controlPlane, ...args.workers].map((node) =>
+            step("restart-kubelet", node, `etcd-dr restore restart-kubelet ${id}`, [verified, ...args.toolkit.installedOn(node.name)]));
+        step("reconcile", first, `etcd-dr restore reconcile ${id}`, kubelets);
 
         const stdouts = pulumi.all(this.steps.map((s) => s.stdout));
         this.restoredRevision = verified.stdout.apply((out) => {
@@ -93,7 +66,6 @@ export class RestoreFromSnapshot extends pulumi.ComponentResource {
             snapshotId: id,
             restoredRevision: this.restoredRevision,
             report: this.report,
-            reconciled: reconciled.length,
         });
     }
 }

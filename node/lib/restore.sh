@@ -1,20 +1,60 @@
-# etcd-dr toolkit, node/lib/restore.sh: `etcd-dr restore <phase> ID`, run on every control-plane
-# node phase by phase: prepare, stop, apply, start, verify. Each phase is safe to run again, and a
-# finished restore of an id is a no-op (the marker files under restore/<id>/ say how far it got).
+# etcd-dr toolkit, node/lib/restore.sh: `etcd-dr restore <phase> ID`, the failover on a kubeadm
+# site, phase by phase:
+#   on every control-plane node: prepare, stop, apply, start; then verify on one of them;
+#   on every node: restart-kubelet; then reconcile on one control-plane node.
+# Each phase is safe to run again: a phase that finished for the id now on disk is a no-op, and an
+# interrupted apply resumes from its journal (the marker files under restore/<id>/).
 # shellcheck shell=bash
+
+# The static pods a restore stops, in the order it stops them: the apiserver first, because it
+# holds etcd's client connections (etcd then takes ~7 s to stop instead of ~0.2 s) and ignores
+# SIGTERM for its whole 30 s grace period.
+readonly CONTROL_PLANE_PODS=(kube-apiserver kube-controller-manager kube-scheduler etcd)
 
 restore_dir() { echo "$ETCD_DR_STATE_DIR/restore/$1"; }
 
+# Which snapshot this node's etcd data belongs to (or is being swapped to): written before the
+# data dir changes, so markers of an earlier restore of the same id are never taken for this one.
+on_disk_file() { echo "$ETCD_DR_STATE_DIR/restore/on-disk"; }
+on_disk_id() { cat "$(on_disk_file)" 2>/dev/null || true; }
+
 restored_and_running() {
-    [[ -f "$(restore_dir "$1")/started" ]]
+    [[ "$(on_disk_id)" == "$1" && -f "$(restore_dir "$1")/started" ]]
 }
 
-# reads: SNAP_REVISION (fetch_and_check)
+now_utc() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+
+# Rollback copies inside the data volume, named .etcd-dr-before-<id>[.<epoch>].
+rollback_dirs() {
+    local data_dir=$1
+    find "$data_dir" -mindepth 1 -maxdepth 1 -type d -name '.etcd-dr-before-*' -printf '%T@ %p\n' | sort -n | cut -d' ' -f2-
+}
+
+# An earlier restore of this id left markers and a rollback copy; the data on disk is another
+# snapshot's now, so this restore starts over. Its rollback copy is kept under a dated name.
+# reads: ETCD_DATA_DIR (discover_etcd)
+forget_attempt() {
+    local id=$1 dir before
+    dir="$(restore_dir "$id")"
+    rm -rf "$dir/stopped" "$dir/restored" "$dir/applied" "$dir/started" "$dir/rollback" "$dir/rollback.tmp"
+    before="$ETCD_DATA_DIR/.etcd-dr-before-$id"
+    if [[ -d "$before" ]]; then
+        mv -T "$before" "$before.$(date -u +%s)"
+    fi
+    rm -rf "$ETCD_DATA_DIR/.etcd-dr-restore-$id"
+}
+
+# reads: SNAP_REVISION (fetch_and_check), ETCD_DATA_DIR (discover_etcd)
 cmd_restore_prepare() {
     local id=$1 dir members expected
     dir="$(restore_dir "$id")"
     mkdir -p "$dir"
     chmod 700 "$dir"
+    discover_etcd
+    require_etcd_tools
+    if [[ "$(on_disk_id)" != "$id" ]]; then
+        forget_attempt "$id"
+    fi
     rm -rf "$dir/download"
     mkdir -p "$dir/download"
     fetch_and_check "$id" "$dir/download"
@@ -32,34 +72,57 @@ cmd_restore_prepare() {
     echo "prepared snapshot $id on $(hostname -s): revision $SNAP_REVISION, members $members"
 }
 
-etcd_running() { pgrep -x etcd >/dev/null 2>&1; }
+# wait_until SECONDS TEST...: runs TEST every half second until it succeeds; fails after SECONDS.
+wait_until() {
+    local timeout=$1 deadline
+    shift
+    deadline=$((SECONDS + timeout))
+    until "$@"; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.5
+    done
+}
+
+pod_stopped() { ! static_pod_running "$1"; }
+ports_free() { [[ -z "$(busy_control_plane_ports)" ]]; }
+
+# stop_pod NAME GRACE KILL_AFTER: the manifest moves out, the kubelet stops the pod; after GRACE
+# seconds the runtime stops what is left (the playbook's force-stop), SIGKILL after KILL_AFTER.
+stop_pod() {
+    local pod=$1 grace=$2 kill_after=$3 stopped="$ETCD_DR_STATE_DIR/stopped-manifests" id
+    if [[ -f "$ETCD_DR_MANIFEST_DIR/$pod.yaml" ]]; then
+        mv -f "$ETCD_DR_MANIFEST_DIR/$pod.yaml" "$stopped/"
+    fi
+    wait_until "$grace" pod_stopped "$pod" && return 0
+    log "$pod is still running ${grace}s after its manifest moved out; stopping it through the runtime"
+    for id in $(static_pod_containers "$pod"); do
+        crictl_node stop --timeout "$kill_after" "$id" >/dev/null || true
+    done
+    wait_until 15 pod_stopped "$pod" || die "$pod still runs on $(hostname -s) after the runtime stopped it; see \`crictl ps --name $pod\`"
+}
 
 cmd_restore_stop() {
-    local id=$1 stopped="$ETCD_DR_STATE_DIR/stopped-manifests" waited=0
+    local id=$1 stopped="$ETCD_DR_STATE_DIR/stopped-manifests" started=$SECONDS pod manifest
     if restored_and_running "$id"; then
         echo "snapshot $id is already restored and started on $(hostname -s); nothing to stop"
         return 0
     fi
     [[ -f "$(restore_dir "$id")/prepared" ]] || die "snapshot $id is not prepared on this node; run \`etcd-dr restore prepare $id\` first"
     mkdir -p "$stopped"
-    local manifest moved=0
+    # The apiserver sits out its 30 s grace period after SIGTERM and keeps no state: a short wait,
+    # then SIGKILL. etcd and the others get SIGTERM and time to finish.
+    stop_pod kube-apiserver "${ETCD_DR_APISERVER_STOP_GRACE:-3}" 0
+    for pod in "${CONTROL_PLANE_PODS[@]}"; do
+        [[ "$pod" == kube-apiserver ]] || stop_pod "$pod" "$ETCD_DR_STOP_TIMEOUT" 5
+    done
+    # Any other static pod goes too: it may read etcd or the apiserver (kubeadm writes only the four).
     for manifest in "$ETCD_DR_MANIFEST_DIR"/*.yaml; do
         mv -f "$manifest" "$stopped/"
-        moved=$((moved + 1))
     done
-    while pgrep -x etcd >/dev/null || pgrep -x kube-apiserver >/dev/null; do
-        if ((waited >= ETCD_DR_STOP_TIMEOUT)); then
-            log "control plane still running after ${ETCD_DR_STOP_TIMEOUT}s; killing etcd and kube-apiserver"
-            pkill -9 -x etcd || true
-            pkill -9 -x kube-apiserver || true
-            sleep 2
-            break
-        fi
-        sleep 1
-        waited=$((waited + 1))
-    done
-    ! etcd_running || die "etcd is still running on $(hostname -s) after being killed"
-    echo "stopped the control plane on $(hostname -s) (${moved} manifests moved out, ${waited}s)"
+    wait_until 30 ports_free ||
+        die "ports $(busy_control_plane_ports) are still bound on $(hostname -s) after the control plane stopped; see \`ss -ltnp\`"
+    now_utc >"$(restore_dir "$id")/stopped"
+    echo "stopped the control plane on $(hostname -s) in $((SECONDS - started))s (manifests in $stopped)"
 }
 
 # This site's members as etcd's --initial-cluster: "cp1=https://cp1:2380,cp2=...".
@@ -81,74 +144,172 @@ rewrite_peer_flags() {
         "$manifest"
 }
 
+# Names the restored snapshot in a static pod's annotations. The kubelet derives a static pod's UID
+# from its manifest, so the pod comes back as a new pod: no crash-loop back-off carried over from
+# the instance that lost its etcd (seen at 20-27 s on a real kubelet).
+annotate_restored() {
+    local manifest=$1 id=$2
+    sed -i '/^    etcd-dr\/restored-snapshot: /d' "$manifest"
+    if grep -q '^  annotations:' "$manifest"; then
+        sed -i "0,/^  annotations:/s||  annotations:\n    etcd-dr/restored-snapshot: \"${id}\"|" "$manifest"
+    else
+        sed -i "0,/^metadata:/s||metadata:\n  annotations:\n    etcd-dr/restored-snapshot: \"${id}\"|" "$manifest"
+    fi
+}
+
+# The rollback material: the sa keys and the manifests as they were before this restore. Written
+# once, before anything changes, through a temporary dir renamed into place; a resumed apply
+# never overwrites it with what an interrupted run already changed.
+keep_rollback_material() {
+    local dir=$1 stopped="$ETCD_DR_STATE_DIR/stopped-manifests"
+    [[ -d "$dir/rollback" ]] && return 0
+    rm -rf "$dir/rollback.tmp"
+    mkdir -p "$dir/rollback.tmp/manifests"
+    chmod 700 "$dir/rollback.tmp"
+    cp -p "$stopped"/*.yaml "$dir/rollback.tmp/manifests/"
+    local key
+    for key in sa.key sa.pub; do
+        [[ ! -f "$ETCD_DR_PKI_DIR/$key" ]] || cp -p "$ETCD_DR_PKI_DIR/$key" "$dir/rollback.tmp/"
+    done
+    sync -f "$dir/rollback.tmp" 2>/dev/null || sync
+    mv -T "$dir/rollback.tmp" "$dir/rollback"
+}
+
+# The snapshot's sa keys replace this site's, each by rename, so tokens the primary issued stay valid.
+install_sa_keys() {
+    local dir=$1 unpacked
+    unpacked="$(mktemp -d "$ETCD_DR_PKI_DIR/.etcd-dr-sa.XXXXXX")"
+    tar -C "$unpacked" -xf "$dir/pki.tar" sa.key sa.pub
+    chmod 600 "$unpacked/sa.key"
+    chmod 644 "$unpacked/sa.pub"
+    mv -f "$unpacked/sa.key" "$ETCD_DR_PKI_DIR/sa.key"
+    mv -f "$unpacked/sa.pub" "$ETCD_DR_PKI_DIR/sa.pub"
+    rmdir "$unpacked"
+}
+
+# Keeps the newest ETCD_DR_KEEP_ROLLBACKS rollback copies in the data volume (at least the one
+# this restore made); older ones are removed, newest last, so a full disk frees the oldest first.
+prune_rollbacks() {
+    local data_dir=$1 keep=${ETCD_DR_KEEP_ROLLBACKS:-2} dirs count old
+    ((keep >= 1)) || keep=1
+    mapfile -t dirs < <(rollback_dirs "$data_dir")
+    count=${#dirs[@]}
+    for old in "${dirs[@]:0:$((count > keep ? count - keep : 0))}"; do
+        rm -rf "$old"
+        log "removed the old rollback copy $old (ETCD_DR_KEEP_ROLLBACKS=$keep)"
+    done
+}
+
 # reads: ETCD_DATA_DIR (discover_etcd)
 cmd_restore_apply() {
-    local id=$1 dir name cluster data_dir new_dir previous
+    local id=$1 dir name cluster data_dir staging before pod
     dir="$(restore_dir "$id")"
-    if [[ -f "$dir/applied" ]]; then
+    if [[ -f "$dir/applied" && "$(on_disk_id)" == "$id" ]]; then
         echo "snapshot $id is already applied on $(hostname -s); nothing to do"
         return 0
     fi
     [[ -f "$dir/prepared" ]] || die "snapshot $id is not prepared on this node; run \`etcd-dr restore prepare $id\` first"
-    ! etcd_running || die "etcd is still running on $(hostname -s); run \`etcd-dr restore stop $id\` first"
+    [[ -f "$dir/stopped" ]] || die "the control plane was not stopped for $id on this node; run \`etcd-dr restore stop $id\` first"
+    for pod in etcd kube-apiserver; do
+        ! static_pod_running "$pod" || die "$pod is running on $(hostname -s); run \`etcd-dr restore stop $id\` first"
+    done
     discover_etcd
+    require_etcd_tools
     name="$(hostname -s)"
     cluster="$(initial_cluster)"
     data_dir="$ETCD_DATA_DIR"
-    new_dir="${data_dir}.restore-${id}"
-    rm -rf "$new_dir"
-    local restore_tool=(etcdctl)
-    command -v etcdutl >/dev/null 2>&1 && restore_tool=(etcdutl)
-    ETCDCTL_API=3 "${restore_tool[@]}" snapshot restore "$dir/snapshot.db" \
-        --name "$name" \
-        --initial-cluster "$cluster" \
-        --initial-cluster-token "etcd-dr-${id}" \
-        --initial-advertise-peer-urls "https://${name}:${ETCD_DR_PEER_PORT}" \
-        --data-dir "$new_dir" >"$dir/restore.log" 2>&1 ||
-        die "etcd snapshot restore of $id failed on $name; see $dir/restore.log"
-    chmod 700 "$new_dir"
-    # Keep the previous data for rollback; never delete it here.
-    if [[ -d "$data_dir" ]]; then
-        previous="${data_dir}.before-${id}"
-        [[ -e "$previous" ]] && previous="${previous}.$(date -u +%s)"
-        mv -T "$data_dir" "$previous"
-        echo "$previous" >"$dir/previous-data-dir"
+    # Inside the data dir, so the swap is a rename on one file system, also when it is a mount point.
+    staging="$data_dir/.etcd-dr-restore-$id"
+    before="$data_dir/.etcd-dr-before-$id"
+    mkdir -p "$data_dir"
+    chmod 700 "$data_dir"
+
+    keep_rollback_material "$dir"
+    if [[ ! -f "$dir/restored" ]]; then
+        rm -rf "$staging"
+        # A revision bump past anything the standby's clients saw, and the old revisions marked
+        # compacted: watchers and informers relist instead of missing events (etcd's advice for
+        # restoring a Kubernetes cluster).
+        etcdutl snapshot restore "$dir/snapshot.db" \
+            --name "$name" \
+            --initial-cluster "$cluster" \
+            --initial-cluster-token "etcd-dr-${id}" \
+            --initial-advertise-peer-urls "https://${name}:${ETCD_DR_PEER_PORT}" \
+            --bump-revision "${ETCD_DR_BUMP_REVISION:-1000000000}" --mark-compacted \
+            --data-dir "$staging" >"$dir/restore.log" 2>&1 ||
+            die "etcdutl snapshot restore of $id failed on $name: $(tail -n1 "$dir/restore.log")"
+        now_utc >"$dir/restored"
     fi
-    mv -T "$new_dir" "$data_dir"
 
-    mkdir -p "$dir/sa-before"
-    cp -p "$ETCD_DR_PKI_DIR"/sa.key "$ETCD_DR_PKI_DIR"/sa.pub "$dir/sa-before/" 2>/dev/null || true
-    tar -C "$ETCD_DR_PKI_DIR" -xf "$dir/pki.tar" sa.key sa.pub
-    chmod 600 "$ETCD_DR_PKI_DIR/sa.key"
-    chmod 644 "$ETCD_DR_PKI_DIR/sa.pub"
+    echo "$id" | write_atomically "$(on_disk_file)"
+    if [[ -d "$staging/member" ]]; then
+        if [[ -d "$data_dir/member" ]]; then
+            [[ ! -e "$before/member" ]] ||
+                die "$data_dir/member and the rollback copy $before/member both exist; move one aside by hand, then run apply again"
+            mkdir -p "$before"
+            chmod 700 "$before"
+            mv -T "$data_dir/member" "$before/member"
+        fi
+        mv -T "$staging/member" "$data_dir/member"
+    fi
+    [[ -d "$data_dir/member" ]] || die "$data_dir/member is missing after the swap; the restored data is in $dir (restore.log)"
+    rm -rf "$staging"
 
+    install_sa_keys "$dir"
     local manifest
-    manifest="$(etcd_manifest)"
-    cp -p "$manifest" "$dir/etcd.yaml.before"
-    rewrite_peer_flags "$manifest" "$name" "$cluster"
-    date -u +%Y-%m-%dT%H:%M:%SZ >"$dir/applied"
-    echo "applied snapshot $id on $name into $data_dir (previous data kept at ${previous:-none})"
+    rewrite_peer_flags "$ETCD_DR_STATE_DIR/stopped-manifests/etcd.yaml" "$name" "$cluster"
+    for manifest in "$ETCD_DR_STATE_DIR/stopped-manifests"/*.yaml; do
+        annotate_restored "$manifest" "$id"
+    done
+    now_utc >"$dir/applied"
+    prune_rollbacks "$data_dir"
+    echo "applied snapshot $id on $name into $data_dir (the data before it kept at $before)"
 }
 
 cmd_restore_start() {
-    local id=$1 stopped="$ETCD_DR_STATE_DIR/stopped-manifests" manifest moved=0
+    local id=$1 stopped="$ETCD_DR_STATE_DIR/stopped-manifests" manifest moved=0 started=$SECONDS
     if restored_and_running "$id"; then
         echo "snapshot $id is already started on $(hostname -s); nothing to do"
         return 0
     fi
-    [[ -f "$(restore_dir "$id")/applied" ]] || die "snapshot $id is not applied on this node; run \`etcd-dr restore apply $id\` first"
+    [[ -f "$(restore_dir "$id")/applied" && "$(on_disk_id)" == "$id" ]] ||
+        die "snapshot $id is not applied on this node; run \`etcd-dr restore apply $id\` first"
+    # etcd first: the apiserver that comes back finds its store already starting.
+    if [[ -f "$stopped/etcd.yaml" ]]; then
+        mv -f "$stopped/etcd.yaml" "$ETCD_DR_MANIFEST_DIR/"
+        moved=1
+    fi
     for manifest in "$stopped"/*.yaml; do
         mv -f "$manifest" "$ETCD_DR_MANIFEST_DIR/"
         moved=$((moved + 1))
     done
     [[ -f "$ETCD_DR_MANIFEST_DIR/etcd.yaml" ]] || die "no etcd manifest to start in $ETCD_DR_MANIFEST_DIR"
-    date -u +%Y-%m-%dT%H:%M:%SZ >"$(restore_dir "$id")/started"
-    echo "started the control plane on $(hostname -s) (${moved} manifests moved back)"
+    # Quorum needs the other members, which start in parallel; verify waits for health.
+    wait_until "${ETCD_DR_START_TIMEOUT:-120}" static_pod_running etcd ||
+        die "the kubelet did not start etcd on $(hostname -s) within ${ETCD_DR_START_TIMEOUT:-120}s; see \`journalctl -u kubelet\` and \`crictl ps -a --name etcd\`"
+    now_utc >"$(restore_dir "$id")/started"
+    echo "started the control plane on $(hostname -s) (${moved} manifests moved back; etcd running after $((SECONDS - started))s)"
+}
+
+apiserver_ready() {
+    [[ "$(curl -sk --max-time 5 https://127.0.0.1:6443/readyz 2>/dev/null)" == ok ]]
+}
+
+admin_kubectl() {
+    kubectl --kubeconfig "${ETCD_DR_KUBECONFIG:-/etc/kubernetes/admin.conf}" --request-timeout=10s "$@"
+}
+
+# A leader election lease taken since SINCE (epoch seconds): the restored data holds the primary's
+# leases, so the controller-manager and scheduler are only working once they hold new ones.
+lease_taken_since() {
+    local lease=$1 since=$2 acquired
+    acquired="$(admin_kubectl -n kube-system get lease "$lease" -o 'jsonpath={.spec.acquireTime}' 2>/dev/null)" || return 1
+    [[ -n "$acquired" ]] && (($(date -u -d "$acquired" +%s) >= since))
 }
 
 # reads: ETCD_ENDPOINT and the certificates (discover_etcd)
 cmd_restore_verify() {
-    local id=$1 dir expected deadline health members peers revision want problem=""
+    local id=$1 dir expected deadline health members peers revision want problem="" since lease
     dir="$(restore_dir "$id")"
     [[ -f "$dir/manifest.json" ]] || die "snapshot $id was never prepared on this node"
     discover_etcd
@@ -169,27 +330,77 @@ cmd_restore_verify() {
                 problem="peer URLs are $peers, expected host-name URLs"
             elif ((revision < want)); then
                 problem="revision $revision is below the snapshot's $want"
+            elif ! apiserver_ready; then
+                problem="the apiserver's /readyz on $(hostname -s) is not ok"
             fi
         fi
         [[ -z "$problem" ]] && break
         ((SECONDS < deadline)) || die "restore of $id does not verify after ${ETCD_DR_VERIFY_TIMEOUT}s: $problem"
-        sleep 2
+        sleep 1
+    done
+    since="$(date -u -d "$(cat "$dir/stopped")" +%s)"
+    for lease in kube-controller-manager kube-scheduler; do
+        wait_until $((deadline > SECONDS ? deadline - SECONDS : 1)) lease_taken_since "$lease" "$since" ||
+            die "restore of $id: the $lease lease is still the primary's after ${ETCD_DR_VERIFY_TIMEOUT}s; see \`kubectl -n kube-system get lease $lease -o yaml\`"
     done
     printf '{"id": "%s", "revision": %s, "verifiedAt": "%s", "members": "%s"}\n' \
-        "$id" "$revision" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$members" | write_atomically "$ETCD_DR_STATE_DIR/restore-last.json"
-    echo "verified snapshot $id: members $members healthy, revision $revision (snapshot $want)"
+        "$id" "$revision" "$(now_utc)" "$members" | write_atomically "$ETCD_DR_STATE_DIR/restore-last.json"
+    echo "verified snapshot $id: members $members healthy, revision $revision (snapshot $want), apiserver ready, controller-manager and scheduler leading"
     # For Pulumi: the machine-readable form of the same facts (lib/nodeReport.ts parses it).
     report_result verify "\"revision\":${revision},\"members\":[\"${members//,/\",\"}\"]"
+}
+
+# restarts the kubelet once per restored snapshot: it re-registers its node and re-reads the pods
+# bound to it from the restored data. Runs on every node, workers too.
+cmd_restore_restart_kubelet() {
+    local id=$1 done_file="$ETCD_DR_STATE_DIR/restore/kubelet-restarted-for"
+    if [[ "$(cat "$done_file" 2>/dev/null || true)" == "$id" ]]; then
+        echo "the kubelet on $(hostname -s) was already restarted for $id; nothing to do"
+        return 0
+    fi
+    systemctl restart kubelet
+    wait_until 30 systemctl is-active --quiet kubelet || die "the kubelet on $(hostname -s) is not active after its restart; see \`journalctl -u kubelet\`"
+    echo "$id" | write_atomically "$done_file"
+    echo "kubelet restarted on $(hostname -s) for $id"
+}
+
+# Every namespace's deployments, daemonsets and statefulsets as "namespace kind/name" lines.
+workloads() {
+    admin_kubectl get deployments,daemonsets,statefulsets --all-namespaces \
+        -o 'jsonpath={range .items[*]}{.metadata.namespace}{" "}{.kind}{"/"}{.metadata.name}{"\n"}{end}'
+}
+
+# The cluster side of a failover, once per id, as the playbook does after a restore: kube-proxy
+# and the control-plane pods recreated, every workload rolled so its pods start on this site's
+# nodes with this site's addresses.
+cmd_restore_reconcile() {
+    local id=$1 done_file="$ETCD_DR_STATE_DIR/restore/reconciled-for" namespace workload rolled=0
+    if [[ "$(cat "$done_file" 2>/dev/null || true)" == "$id" ]]; then
+        echo "the cluster was already reconciled for $id; nothing to do"
+        return 0
+    fi
+    command -v kubectl >/dev/null 2>&1 || die "kubectl is not installed on $(hostname -s); reconcile runs on a control-plane node"
+    wait_until "$ETCD_DR_VERIFY_TIMEOUT" apiserver_ready || die "the apiserver on $(hostname -s) is not ready; run \`etcd-dr restore verify $id\` first"
+    admin_kubectl -n kube-system delete pod -l k8s-app=kube-proxy --wait=false >/dev/null
+    admin_kubectl -n kube-system delete pod -l tier=control-plane --wait=false >/dev/null
+    while read -r namespace workload; do
+        [[ -n "$workload" ]] || continue
+        admin_kubectl -n "$namespace" rollout restart "$workload" >/dev/null
+        rolled=$((rolled + 1))
+    done < <(workloads)
+    echo "$id" | write_atomically "$done_file"
+    echo "reconciled the cluster for $id: kube-proxy and control-plane pods recreated, $rolled workloads rolled"
 }
 
 cmd_restore() {
     local phase=${1:-} id=${2:-}
     case "$phase" in
-        prepare | stop | apply | start | verify) ;;
-        *) die "restore needs a phase: prepare, stop, apply, start or verify, then the snapshot id" ;;
+        prepare | stop | apply | start | verify | restart-kubelet | reconcile) ;;
+        *) die "restore needs a phase: prepare, stop, apply, start, verify, restart-kubelet or reconcile, then the snapshot id" ;;
     esac
     check_id "$id"
+    mkdir -p "$ETCD_DR_STATE_DIR/restore"
     exec 8>"$ETCD_DR_STATE_DIR/restore.lock"
     flock -w 600 8 || die "another restore step is running on this node"
-    "cmd_restore_$phase" "$id"
+    "cmd_restore_${phase//-/_}" "$id"
 }

@@ -8,6 +8,7 @@ import { byName, graph, ofType, runPlan, shippedConfig, writeStacks } from "../h
 const ID_A = "20261121T170053Z-r302";
 const ID_B = "20261121T171500Z-r455";
 const CONTROL_PLANE = ["cp1", "cp2", "cp3"];
+const WORKERS = ["w1", "w2", "w3"];
 
 function existingNodes(prefix: string) {
     return [
@@ -51,7 +52,7 @@ const ready = (stack: string, node: string) => [`${stack}-nodes-${node}`, `${sta
 describe("offline plan: backups and restores", function () {
     this.timeout(180_000);
 
-    it("installs the toolkit on every control-plane node, and backup timers on the primary's only", () => {
+    it("installs the toolkit on every node (the store's URLs and key on the control plane only), and backup timers on the primary's only", () => {
         const primary = graph("primary");
         const standby = graph("standby");
         const timers = ofType(primary, "remote:Command").filter((r) => r.parent === "primary-backup");
@@ -67,7 +68,10 @@ describe("offline plan: backups and restores", function () {
         assert.strictEqual(ofType(standby, "etcd-dr:dr:BackupSchedule").length, 0);
         for (const [stack, resources] of [["primary", primary], ["standby", standby]] as const) {
             const installs = ofType(resources, "remote:Command").filter((r) => r.parent === `${stack}-toolkit`).map((r) => r.name);
-            assert.deepStrictEqual(installs, CONTROL_PLANE.flatMap((n) => ["toolkit", "settings", "key"].map((f) => `${stack}-toolkit-${n}-${f}`)));
+            assert.deepStrictEqual(installs, [
+                ...CONTROL_PLANE.flatMap((n) => ["toolkit", "settings", "key"].map((f) => `${stack}-toolkit-${n}-${f}`)),
+                ...WORKERS.flatMap((n) => ["toolkit", "settings"].map((f) => `${stack}-toolkit-${n}-${f}`)),
+            ]);
             const settings = byName(resources, `${stack}-toolkit-cp1-settings`);
             assert.strictEqual(settings.inputs.stdin, "[secret]", "the settings carry PAR URLs");
             assert.strictEqual(byName(resources, `${stack}-toolkit-cp1-key`).inputs.stdin, "[secret]");
@@ -112,12 +116,15 @@ describe("offline plan: backups and restores", function () {
             assert.deepStrictEqual(byName(resources, `standby-restore-start-${node}`).dependsOn, [...ready("standby", node), ...names("apply")]);
         }
         assert.deepStrictEqual(byName(resources, "standby-restore-verify-cp1").dependsOn, [...ready("standby", "cp1"), ...names("start")]);
-        for (const worker of ["w1", "w2", "w3"]) {
-            const reconcile = byName(resources, `standby-restore-reconcile-${worker}`);
-            assert.deepStrictEqual(reconcile.dependsOn, [...ready("standby", worker), "standby-restore-verify-cp1"]);
-            assert.match(String(reconcile.inputs.create), /systemctl restart kubelet/);
+        for (const node of [...CONTROL_PLANE, ...WORKERS]) {
+            const restart = byName(resources, `standby-restore-restart-kubelet-${node}`);
+            const installed = (CONTROL_PLANE.includes(node) ? ["toolkit", "settings", "key"] : ["toolkit", "settings"]).map((f) => `standby-toolkit-${node}-${f}`);
+            assert.deepStrictEqual(restart.dependsOn, [...ready("standby", node), "standby-restore-verify-cp1", ...installed]);
+            assert.match(String(restart.inputs.create), new RegExp(`etcd-dr restore restart-kubelet ${ID_A}`));
         }
-        assert.strictEqual(steps.length, 3 * 4 + 1 + 3 + 1);
+        assert.deepStrictEqual(byName(resources, "standby-restore-reconcile-cp1").dependsOn,
+            [...ready("standby", "cp1"), ...[...CONTROL_PLANE, ...WORKERS].map((n) => `standby-restore-restart-kubelet-${n}`)]);
+        assert.strictEqual(steps.length, 3 * 4 + 1 + 6 + 1);
         for (const step of steps) {
             assert.deepStrictEqual(step.inputs.triggers, [ID_A], step.name);
         }
@@ -166,8 +173,9 @@ describe("offline plan: the existing platform", function () {
         const hosts = ofType(primary, "remote:Command").filter((r) => r.name.endsWith("-timer")).map((r) => r.name);
         assert.deepStrictEqual(hosts, CONTROL_PLANE.map((n) => `lab-primary-backup-${n}-timer`));
         const restore = standby.filter((r) => r.parent === "lab-standby-restore");
-        assert.strictEqual(restore.length, 3 * 4 + 1 + 1);
-        assert.deepStrictEqual(byName(standby, "lab-standby-restore-reconcile-w1").dependsOn, ["lab-standby-restore-verify-cp1"]);
+        assert.strictEqual(restore.length, 3 * 4 + 1 + 4 + 1);
+        assert.deepStrictEqual(byName(standby, "lab-standby-restore-restart-kubelet-w1").dependsOn,
+            ["lab-standby-restore-verify-cp1", "lab-standby-toolkit-w1-toolkit", "lab-standby-toolkit-w1-settings"]);
         assert.strictEqual(byName(standby, "lab-standby-restore-verify-cp1").inputs.connection, "[secret]");
     });
 

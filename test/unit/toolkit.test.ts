@@ -29,6 +29,13 @@ describe("toolkit settings", () => {
         fs.rmSync(dir, { recursive: true });
     });
 
+    it("gives a worker neither the store's URLs nor the key file, only what a kubelet restart needs", () => {
+        const worker = renderSettings({ ...settings, readUrl: "https://objectstorage.example.invalid/p/read/n/ns/b/bucket/o/" }, "worker");
+        assert.doesNotMatch(worker, /ETCD_DR_WRITE_URL|ETCD_DR_READ_URL|ETCD_DR_ENCRYPTION_KEY_FILE|objectstorage/);
+        assert.match(worker, /^ETCD_DR_CLUSTER='payments'$/m);
+        assert.match(renderSettings(settings), /^ETCD_DR_ENCRYPTION_KEY_FILE=/m);
+    });
+
     it("ships a toolkit that prints its own usage and refuses unknown commands with one line", () => {
         assert.match(readToolkit(), /^#!\/usr\/bin\/env bash\n/);
         const cwd = path.resolve(__dirname, "..", "..");
