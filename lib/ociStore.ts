@@ -87,3 +87,36 @@ export function parGeneration(par: ParDefinition): string {
         .slice(0, 8);
     return `${day}-${digest}`;
 }
+
+/** What the make-writable command reads from its environment (never from its script text). */
+export const MAKE_WRITABLE_VARIABLES = { namespace: "ETCD_DR_NAMESPACE", bucket: "ETCD_DR_BUCKET", region: "ETCD_DR_REGION" } as const;
+
+/**
+ * The promotion of a replica, as a bash script for where Pulumi runs. The provider has no resource
+ * for Object Storage's MakeBucketWritable (POST /n/{ns}/b/{bucket}/actions/makeBucketWritable), so
+ * the OCI CLI calls it, in the replica's own region: it ends the replication into the bucket and
+ * removes the policy without a call to the source's region, which may be the one that failed. A
+ * bucket that is no replication destination (any more) is left alone, so a second run changes
+ * nothing. `fallbacks` maps the CLI's credential variables onto the provider's, read at run time.
+ */
+export function makeBucketWritableScript(fallbacks: [string, string[]][]): string {
+    const { namespace, bucket, region } = MAKE_WRITABLE_VARIABLES;
+    const mapped = fallbacks.map(([cli, provider]) => {
+        const chain = provider.reduceRight((inner, name) => `\${${name}:-${inner}}`, "");
+        return `if [[ -z "\${${cli}:-}" && -n "${chain}" ]]; then export ${cli}="${chain}"; fi`;
+    });
+    return [
+        "set -Eeuo pipefail",
+        "command -v oci >/dev/null || { echo \"etcd-dr: ERROR: promoting the replica needs the OCI CLI (oci) where pulumi runs: install it, or call MakeBucketWritable on bucket $" + bucket + " in $" + region + " yourself\" >&2; exit 1; }",
+        ...mapped,
+        `where=(--namespace-name "$${namespace}" --bucket-name "$${bucket}" --region "$${region}")`,
+        // An empty list prints nothing: the bucket is nobody's replication destination.
+        `sources="$(oci os replication list-replication-sources "\${where[@]}")"`,
+        `if ! grep -q '"source-bucket-name"' <<<"$sources"; then`,
+        `  echo "bucket $${bucket} in $${region} is writable (no replication into it)"`,
+        "  exit 0",
+        "fi",
+        `oci os replication make-bucket-writable "\${where[@]}"`,
+        `echo "bucket $${bucket} in $${region} made writable; replication into it ended"`,
+    ].join("\n");
+}

@@ -7,6 +7,7 @@ import type { LabSiteSettings } from "../components/lab/site";
 import type { OciSiteSettings } from "../components/oci/site";
 import { cidrTextsOverlap, parseCidr } from "../lib/cidr";
 import { controlPlaneOf, Host, isHostRole, workersOf } from "../lib/hosts";
+import { ed25519HostKey } from "../lib/hostKeys";
 import { isDnsLabel } from "../lib/names";
 import { isOciRegion, isRfc3339, looksLikeTime, ocidType, regionMismatch } from "../lib/ociConfig";
 import { COMPRESSIONS, Compression, parseSnapshotId } from "../lib/snapshot";
@@ -53,6 +54,8 @@ export interface ExistingNode extends Host {
     address: string;
     user?: string;
     port?: number;
+    /** The node's Ed25519 host key ("ssh-ed25519 AAAA...", or its known_hosts line), pinned by every command. */
+    hostKey?: string;
 }
 
 /** Settings only the `oci` platform has: exactly what an OCI site takes. */
@@ -75,6 +78,11 @@ export interface SiteConfig {
     backup: BackupSettings;
     kubernetesApi: boolean;
     restoreSnapshot?: string;
+    /**
+     * Standby only, with a restore: this site becomes the active one. Its store takes the backups
+     * (made writable where the platform replicates into it) and its control plane gets the timers.
+     */
+    promote: boolean;
     /** The primary's complete spec, or what a standby's own config sets (compared later). */
     mirrored: PartialMirroredSpec;
 }
@@ -181,6 +189,7 @@ export function loadConfig(stack: string, source: ConfigSource): LoadResult {
     let oci: OciSettings | undefined;
     let lab: LabSiteSettings | undefined;
     let existingNodes: ExistingNode[] | undefined;
+    const promote = loadPromote(read, role);
     const storeUrls = { write: read.string("storeWriteUrl"), read: read.string("storeReadUrl") };
     if (platform === "oci") {
         region = read.required("oci:region", "set the site's OCI region with `pulumi config set oci:region us-ashburn-1`");
@@ -190,11 +199,10 @@ export function loadConfig(stack: string, source: ConfigSource): LoadResult {
         oci = loadOci(read, role);
     } else if (platform === "existing") {
         existingNodes = loadExistingNodes(read);
-        loadExistingStore(read, role, storeUrls);
+        loadExistingStore(read, role, promote, storeUrls);
     } else if (platform === "lab") {
         lab = loadLab(read, role);
         region = `lab-${lab.site}`;
-        loadExistingStore(read, role, storeUrls);
     }
 
     // OCI's Ubuntu images and the lab's log in as `ubuntu` (root login is refused there).
@@ -208,6 +216,11 @@ export function loadConfig(stack: string, source: ConfigSource): LoadResult {
     const backup = loadBackup(read);
     const kubernetesApi = read.boolean("kubernetesApi", platform === "oci");
     const restoreSnapshot = loadRestoreSnapshot(read, role);
+    if (promote && role === "standby" && !restoreSnapshot) {
+        read.errors.push(
+            "etcd-dr:promote is set without etcd-dr:restoreSnapshot: a standby becomes the active site with the data it restored; set the snapshot to fail over to",
+        );
+    }
     const mirrored = loadMirrored(read, role, stack, existingNodes);
 
     const errors = [...read.errors];
@@ -241,6 +254,7 @@ export function loadConfig(stack: string, source: ConfigSource): LoadResult {
             backup,
             kubernetesApi,
             restoreSnapshot,
+            promote,
             mirrored,
         },
     };
@@ -376,7 +390,7 @@ function loadLab(read: Reader, role: Role): LabSiteSettings {
 }
 
 function loadExistingNodes(read: Reader): ExistingNode[] {
-    const raw = read.json<Partial<ExistingNode>[]>("nodes", "array", "a list of nodes: {name, address, role, user?, port?}");
+    const raw = read.json<Partial<ExistingNode>[]>("nodes", "array", "a list of nodes: {name, address, role, user?, port?, hostKey?}");
     if (raw === undefined) {
         if (read.raw("nodes") === undefined) {
             read.errors.push("etcd-dr:nodes is not set: the existing platform needs every node's host name, SSH address and role");
@@ -398,17 +412,30 @@ function loadExistingNodes(read: Reader): ExistingNode[] {
             read.errors.push(`${where} (${node.name}) has port '${String(node.port)}', which is not a TCP port`);
             return;
         }
-        nodes.push({ name: node.name, address: node.address, role: node.role, user: node.user, port: node.port });
+        let hostKey: string | undefined;
+        if (node.hostKey !== undefined) {
+            try {
+                hostKey = ed25519HostKey(String(node.hostKey), `${where} (${node.name}) hostKey`);
+            } catch (error) {
+                read.errors.push(`${(error as Error).message}: give the node's Ed25519 key as \`ssh-keyscan -t ed25519 ${node.address}\` prints it`);
+                return;
+            }
+        }
+        nodes.push({ name: node.name, address: node.address, role: node.role, user: node.user, port: node.port, ...(hostKey ? { hostKey } : {}) });
     });
     return nodes;
 }
 
-function loadExistingStore(read: Reader, role: Role, urls: { write?: string; read?: string }): void {
-    const needed = role === "primary" ? ["storeWriteUrl", urls.write] : ["storeReadUrl", urls.read];
-    if (!needed[1]) {
-        read.errors.push(
-            `etcd-dr:${needed[0]} is not set: give the snapshot store's pre-authenticated request URL (ending in /o/) with \`pulumi config set --secret ${needed[0]} <url>\``,
-        );
+function loadExistingStore(read: Reader, role: Role, promote: boolean, urls: { write?: string; read?: string }): void {
+    const needed: [string, string | undefined][] = role === "primary" ? [["storeWriteUrl", urls.write]] : [["storeReadUrl", urls.read]];
+    // A promoted standby backs up too: into its own store, which the operator made writable.
+    if (role === "standby" && promote) needed.push(["storeWriteUrl", urls.write]);
+    for (const [key, value] of needed) {
+        if (!value) {
+            read.errors.push(
+                `etcd-dr:${key} is not set: give the snapshot store's pre-authenticated request URL (ending in /o/) with \`pulumi config set --secret ${key} <url>\``,
+            );
+        }
     }
     for (const [key, value] of [["storeWriteUrl", urls.write], ["storeReadUrl", urls.read]] as const) {
         if (value && value !== "[secret]" && !/^https?:\/\/\S+\/o\/$/.test(value)) {
@@ -432,7 +459,8 @@ function loadSnapshots(read: Reader, platform: Platform): SnapshotSettings {
         read.errors.push("etcd-dr:snapshots.retentionDays must be a whole number of days, at least 1");
     }
     if (!settings.parExpiresAt) {
-        if (platform === "oci") {
+        // Platforms that create the store create its pre-authenticated requests.
+        if (platform === "oci" || platform === "lab") {
             read.errors.push(
                 "etcd-dr:snapshots.parExpiresAt is not set: give the RFC 3339 time the nodes' pre-authenticated requests expire",
             );
@@ -477,6 +505,14 @@ function loadRestoreSnapshot(read: Reader, role: Role): string | undefined {
         );
     }
     return id;
+}
+
+function loadPromote(read: Reader, role: Role): boolean {
+    const promote = read.boolean("promote", false);
+    if (promote && role === "primary") {
+        read.errors.push("etcd-dr:promote is set on a primary stack: the primary is the active site already; remove it with `pulumi config rm promote`");
+    }
+    return promote;
 }
 
 function loadMirrored(read: Reader, role: Role, stack: string, existingNodes?: ExistingNode[]): PartialMirroredSpec {

@@ -31,6 +31,9 @@ export interface LabSiteOutputs {
     cidr: string;
     /** known_hosts lines per host name, read from each instance's disk at creation. */
     hostKeys: Record<string, string>;
+    /** The site's snapshot bucket and its lab region: the standby replicates from the primary's. */
+    bucket: string;
+    region: string;
 }
 
 export interface SiteNodeOutput {
@@ -69,7 +72,7 @@ export type Exported<T> = pulumi.Input<T> | (T extends object ? { [K in keyof T]
 export type ExportedSiteOutputs = { [K in keyof SiteOutputs]: Exported<SiteOutputs[K]> };
 
 /** What a standby reads from its primary; anything else the primary exports is for operators. */
-export const PEER_KEYS = ["role", "platform", "clusterSpec", "encryptionKey", "adminKubeconfig", "oci", "lab"] as const satisfies readonly (keyof SiteOutputs)[];
+export const PEER_KEYS = ["role", "platform", "region", "clusterSpec", "encryptionKey", "adminKubeconfig", "oci", "lab"] as const satisfies readonly (keyof SiteOutputs)[];
 const REQUIRED_PEER_KEYS = ["role", "platform", "clusterSpec", "encryptionKey"] as const satisfies readonly (typeof PEER_KEYS)[number][];
 
 export type PrimaryView = Pick<SiteOutputs, (typeof PEER_KEYS)[number]>;

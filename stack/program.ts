@@ -10,11 +10,13 @@ import { RestoreFromSnapshot } from "../components/dr/restoreFromSnapshot";
 import { ClusterApi } from "../components/k8s/clusterApi";
 import { parExpiryWarning } from "../lib/par";
 import { MirroredSpec, mirrorDifferences, specDigest, validateSpec } from "../lib/spec";
+import { checkStateBackend, currentBackendUrl } from "../lib/stateBackend";
 import { snapshotPrefix } from "../lib/store";
 import { readToolkit, ToolkitSettings } from "../lib/toolkit";
 import { loadConfig, SiteConfig } from "./config";
 import { ExportedSiteOutputs, PrimaryView, readPrimary } from "./contract";
 import { PLATFORM_ADAPTERS } from "./platforms";
+import { isActiveSite } from "./platforms/platform";
 import { ConfigProblems } from "./problems";
 import { restoreSite } from "./restore";
 
@@ -75,6 +77,9 @@ export async function runSite(now: Date = new Date()): Promise<ExportedSiteOutpu
     }
     const config = loaded.config;
     const { spec, primary } = await mirroredSpec(config);
+    const backend = checkStateBackend(currentBackendUrl(), primary ? primary.region : config.region, primary ? config.region : undefined);
+    report(backend.warnings);
+    if (backend.errors.length > 0) throw new ConfigProblems(backend.errors);
     const expiry = parExpiryWarning(config.snapshots.parExpiresAt, now);
     if (expiry) report([expiry]);
 
@@ -90,7 +95,7 @@ export async function runSite(now: Date = new Date()): Promise<ExportedSiteOutpu
         prefix: config.snapshots.prefix,
         members: spec.topology.controlPlane,
         kubernetesVersion: spec.cluster.kubernetesVersion,
-        writeUrl: config.role === "primary" ? writeUrl : undefined,
+        writeUrl: isActiveSite(config) ? writeUrl : undefined,
         readUrl,
         onCalendar: config.backup.onCalendar,
         randomizedDelaySec: config.backup.randomizedDelaySec,
@@ -125,13 +130,6 @@ export async function runSite(now: Date = new Date()): Promise<ExportedSiteOutpu
         toolkitDigest: toolkit.toolkitDigest,
     };
 
-    let backup: BackupSchedule | undefined;
-    if (config.role === "primary") {
-        backup = new BackupSchedule(`${stack}-backup`, { nodes: site.controlPlane, toolkit });
-        outputs.backup = { schedule: config.backup.onCalendar, nodes: backup.nodes };
-    }
-    new InstallationCheck(`${stack}-installed`, { nodes: site.controlPlane, toolkitText, toolkit, backup });
-
     let restored: RestoreFromSnapshot | undefined;
     if (config.restoreSnapshot) {
         restored = await restoreSite(config, config.restoreSnapshot, spec, site, toolkit, now);
@@ -142,11 +140,28 @@ export async function runSite(now: Date = new Date()): Promise<ExportedSiteOutpu
         }));
     }
 
+    let backup: BackupSchedule | undefined;
+    if (isActiveSite(config)) {
+        // A promoted standby backs up what it restored, once its store takes writes: a timer that
+        // fired before the restore would commit the standby's own old data as the newest snapshot.
+        const after = [...(restored ? [restored] : []), ...(site.storeWritable ?? [])];
+        const nodes = site.controlPlane.map((n) => ({ ...n, readyAfter: [...(n.readyAfter ?? []), ...after] }));
+        backup = new BackupSchedule(`${stack}-backup`, { nodes, toolkit });
+        outputs.backup = { schedule: config.backup.onCalendar, nodes: backup.nodes };
+    }
+    if (config.promote) {
+        report([
+            `etcd-dr:promote: ${stack} becomes the active site after restoring ${config.restoreSnapshot}: its store takes the backups and its control plane gets the timers; fail back later by swapping the roles (README, "Fail back")`,
+        ]);
+    }
+    new InstallationCheck(`${stack}-installed`, { nodes: site.controlPlane, toolkitText, toolkit, backup });
+
     if (config.kubernetesApi) {
         const api = new ClusterApi(`${stack}-kubernetes`, {
             controlPlane: site.controlPlane[0],
             endpoint: site.apiEndpoint,
-            peerKubeconfig: primary?.adminKubeconfig ? pulumi.secret(primary.adminKubeconfig) : undefined,
+            // Promoted, the primary is the site being replaced and its API may be gone with its region.
+            peerKubeconfig: primary?.adminKubeconfig && !config.promote ? pulumi.secret(primary.adminKubeconfig) : undefined,
             restored: restored
                 ? { snapshotId: restored.snapshotId, revision: restored.restoredRevision, at: restored.report.endTime, after: restored }
                 : undefined,

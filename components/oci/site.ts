@@ -62,7 +62,7 @@ export interface OciSiteArgs {
     network: OciNetworkSettings;
     iam: OciIamSettings;
     /** Snapshot store settings; `nodeAccess` follows the site's role. */
-    store: Pick<SnapshotStoreArgs, "nodeAccess" | "prefix" | "retentionDays" | "immutableDays" | "parExpiresAt" | "kmsKeyId">;
+    store: Pick<SnapshotStoreArgs, "nodeAccess" | "prefix" | "retentionDays" | "immutableDays" | "parExpiresAt" | "kmsKeyId" | "promote">;
     spec: MirroredSpec;
     /** Standby only: the primary's site, from its stack outputs. */
     primary?: PrimarySite;
@@ -110,6 +110,8 @@ export class OciSite extends pulumi.ComponentResource {
             peer: primary ? { connectionId: primary.rpcId, region: primary.region } : undefined,
         }, { parent: this, dependsOn: [this.network.drgAttachment] });
 
+        // The grants stay as they were on a promotion: IAM is written in the home region, which may
+        // be the region that failed, and the replication grant does no harm once nothing replicates.
         const home = regionProvider(`${name}-home-region`, homeRegion({ ...args.iam, compartmentId: config.compartmentId }, child), child);
         this.grants = new ServiceGrants(`${name}-iam`, {
             clusterName: spec.topology.clusterName,
@@ -132,7 +134,8 @@ export class OciSite extends pulumi.ComponentResource {
             stack: args.stack,
             region: args.region,
             ...args.store,
-            replicateFrom: primary
+            // A promoted standby's bucket replicates from nothing: it is the active site's now.
+            replicateFrom: primary && !args.store.promote
                 ? { bucket: primary.bucketName, namespace: primary.bucketNamespace, region: primary.region, compartmentId: primary.compartmentId }
                 : undefined,
             grants: this.grants.ready,

@@ -1,7 +1,16 @@
+import * as command from "@pulumi/command";
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
 import { bucketName } from "../../lib/names";
-import { lifecycleRules, PAR_IGNORED_INPUTS, parGeneration, retentionRules } from "../../lib/ociStore";
+import { CLI_FALLBACK_VARIABLES } from "../../lib/ociProvider";
+import {
+    lifecycleRules,
+    MAKE_WRITABLE_VARIABLES,
+    makeBucketWritableScript,
+    PAR_IGNORED_INPUTS,
+    parGeneration,
+    retentionRules,
+} from "../../lib/ociStore";
 import { snapshotPrefix } from "../../lib/store";
 import { regionProvider } from "./providers";
 
@@ -20,9 +29,10 @@ export interface SnapshotStoreArgs {
     region: string;
     /**
      * What this site's nodes may do: the active site writes backups (write-only PAR), the standby
-     * reads and lists its replica during a restore (read + list PAR).
+     * reads and lists its replica during a restore (read + list PAR), and a promoted standby does
+     * both (it restored from the replica and now backs up into it).
      */
-    nodeAccess: "backup-write" | "restore-read";
+    nodeAccess: NodeAccess[];
     /** Object-name prefix; snapshots live under "<prefix>/<clusterName>/". */
     prefix: string;
     /** Snapshots older than this are deleted by a lifecycle rule. */
@@ -35,9 +45,16 @@ export interface SnapshotStoreArgs {
     kmsKeyId?: string;
     /** Standby only: where snapshots come from. The standby owns the policy because it is built second. */
     replicateFrom?: ReplicationSource;
+    /**
+     * A promoted standby: the replica becomes the active site's bucket. `environment` authenticates
+     * the OCI CLI as the stack's provider (secret values stay secrets).
+     */
+    promote?: { environment: Record<string, pulumi.Input<string>> };
     /** Completes once Object Storage may act on this bucket (lifecycle, replication, Vault key). */
     grants: pulumi.Resource;
 }
+
+export type NodeAccess = "backup-write" | "restore-read";
 
 const PAR_SECRET_OUTPUTS = ["fullPath", "accessUri"];
 
@@ -45,7 +62,8 @@ const PAR_SECRET_OUTPUTS = ["fullPath", "accessUri"];
  * One private bucket per site. The active site's nodes write through a write-only, prefix-scoped
  * pre-authenticated request, and a retention rule keeps what they wrote from being overwritten or
  * deleted; old snapshots expire by lifecycle rule. The standby's bucket is the read-only replica,
- * read and listed through its own request during a restore.
+ * read and listed through its own request during a restore. Promoted, the standby's bucket is made
+ * writable from its own region first, and then is the active site's bucket in every respect.
  */
 export class SnapshotStore extends pulumi.ComponentResource {
     readonly bucket: oci.objectstorage.Bucket;
@@ -56,6 +74,8 @@ export class SnapshotStore extends pulumi.ComponentResource {
     /** Read + list PAR URL for restores (replica), as a secret. */
     readonly readUrl?: pulumi.Output<string>;
     readonly replication?: oci.objectstorage.ReplicationPolicy;
+    /** A promoted standby: the call that made the replica writable; every write waits for it. */
+    readonly madeWritable?: command.local.Command;
 
     constructor(name: string, args: SnapshotStoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("etcd-dr:storage:SnapshotStore", name, {}, opts);
@@ -63,8 +83,14 @@ export class SnapshotStore extends pulumi.ComponentResource {
         this.prefix = snapshotPrefix(args.prefix, args.clusterName);
         this.namespace = oci.objectstorage.getNamespaceOutput({ compartmentId: args.compartmentId }, child).namespace;
 
+        const bucket = bucketName(args.clusterName, args.stack);
+        if (args.promote) {
+            this.madeWritable = this.makeWritable(name, args, bucket, args.promote.environment);
+        }
+        const writable = this.madeWritable ? [this.madeWritable] : [];
+
         const rules = {
-            active: args.nodeAccess === "backup-write",
+            active: args.nodeAccess.includes("backup-write"),
             replica: args.replicateFrom !== undefined,
             prefix: this.prefix,
             retentionDays: args.retentionDays,
@@ -74,7 +100,7 @@ export class SnapshotStore extends pulumi.ComponentResource {
         this.bucket = new oci.objectstorage.Bucket(`${name}-bucket`, {
             compartmentId: args.compartmentId,
             namespace: this.namespace,
-            name: bucketName(args.clusterName, args.stack),
+            name: bucket,
             accessType: "NoPublicAccess",
             kmsKeyId: args.kmsKeyId,
             storageTier: "Standard",
@@ -85,8 +111,9 @@ export class SnapshotStore extends pulumi.ComponentResource {
             // The DR asset: never replaced or deleted by a program change, and kept when the stack goes.
             protect: true,
             retainOnDelete: true,
-            // OCI refuses a bucket whose Vault key Object Storage may not use yet.
-            dependsOn: args.kmsKeyId ? [args.grants] : [],
+            // OCI refuses a bucket whose Vault key Object Storage may not use yet, and retention
+            // rules on a replica that is not writable yet.
+            dependsOn: [...(args.kmsKeyId ? [args.grants] : []), ...writable],
         });
 
         const lifecycle = lifecycleRules(rules);
@@ -95,13 +122,14 @@ export class SnapshotStore extends pulumi.ComponentResource {
                 bucket: this.bucket.name,
                 namespace: this.namespace,
                 rules: lifecycle,
-            }, { parent: this, dependsOn: [args.grants] });
+            }, { parent: this, dependsOn: [args.grants, ...writable] });
         }
 
-        if (args.nodeAccess === "backup-write") {
-            this.writeUrl = this.par(name, args, "backup-write", "AnyObjectWrite", "Deny");
-        } else {
-            this.readUrl = this.par(name, args, "restore-read", "AnyObjectRead", "ListObjects");
+        if (args.nodeAccess.includes("backup-write")) {
+            this.writeUrl = this.par(name, args, "backup-write", "AnyObjectWrite", "Deny", writable);
+        }
+        if (args.nodeAccess.includes("restore-read")) {
+            this.readUrl = this.par(name, args, "restore-read", "AnyObjectRead", "ListObjects", []);
         }
 
         if (args.replicateFrom) {
@@ -111,7 +139,7 @@ export class SnapshotStore extends pulumi.ComponentResource {
         this.registerOutputs({ bucket: this.bucket.name, namespace: this.namespace, prefix: this.prefix });
     }
 
-    private par(name: string, args: SnapshotStoreArgs, purpose: string, accessType: string, listing: string): pulumi.Output<string> {
+    private par(name: string, args: SnapshotStoreArgs, purpose: string, accessType: string, listing: string, after: pulumi.Resource[]): pulumi.Output<string> {
         const expires = args.parExpiresAt;
         const generation = parGeneration({
             bucket: bucketName(args.clusterName, args.stack),
@@ -130,7 +158,7 @@ export class SnapshotStore extends pulumi.ComponentResource {
             bucketListingAction: listing,
             objectName: this.prefix,
             timeExpires: expires,
-        }, { parent: this, additionalSecretOutputs: PAR_SECRET_OUTPUTS, ignoreChanges: PAR_IGNORED_INPUTS });
+        }, { parent: this, additionalSecretOutputs: PAR_SECRET_OUTPUTS, ignoreChanges: PAR_IGNORED_INPUTS, dependsOn: after });
         return pulumi.secret(request.fullPath);
     }
 
@@ -143,6 +171,29 @@ export class SnapshotStore extends pulumi.ComponentResource {
             name: `${args.clusterName}-to-${args.region}`,
             destinationBucketName: this.bucket.name,
             destinationRegionName: args.region,
-        }, { parent: this, provider: sourceRegion, dependsOn: [args.grants, this.bucket] });
+        }, {
+            parent: this,
+            provider: sourceRegion,
+            dependsOn: [args.grants, this.bucket],
+            // Leaving the program never calls the source's region: on a promotion that region may
+            // be down, and MakeBucketWritable has removed the policy already. Recorded in the state
+            // from the first `up`, so it holds when the failover comes.
+            retainOnDelete: true,
+        });
+    }
+
+    private makeWritable(name: string, args: SnapshotStoreArgs, bucket: string, environment: Record<string, pulumi.Input<string>>): command.local.Command {
+        return new command.local.Command(`${name}-make-writable`, {
+            create: makeBucketWritableScript(CLI_FALLBACK_VARIABLES),
+            interpreter: ["/bin/bash", "-c"],
+            environment: {
+                ...environment,
+                [MAKE_WRITABLE_VARIABLES.namespace]: this.namespace,
+                [MAKE_WRITABLE_VARIABLES.bucket]: bucket,
+                [MAKE_WRITABLE_VARIABLES.region]: args.region,
+            },
+            // Nothing to undo: replication into this bucket comes back with the role swap (fail-back).
+            triggers: [bucket, args.region],
+        }, { parent: this });
     }
 }

@@ -1,14 +1,28 @@
 // The `oci` platform: the program creates the network, peering, buckets and instances, and the
 // instances bootstrap kubeadm from cloud-init.
 
+import * as pulumi from "@pulumi/pulumi";
 import { BootstrapCheck } from "../../components/k8s/bootstrapCheck";
 import { OciSite } from "../../components/oci/site";
 import { cidrTextsOverlap } from "../../lib/cidr";
 import { NodeConnection } from "../../lib/connection";
 import { controlPlaneOf, workersOf } from "../../lib/hosts";
+import { ociCliEnvironment, providerSettingsFromConfig } from "../../lib/ociProvider";
 import { SiteConfig } from "../config";
 import { PrimaryView } from "../contract";
-import { BuiltSite, PlatformAdapter, SiteContext } from "./platform";
+import { ConfigProblems } from "../problems";
+import { BuiltSite, isActiveSite, PlatformAdapter, SiteContext } from "./platform";
+
+/**
+ * The OCI CLI's environment for the promotion's MakeBucketWritable call: the stack's `oci:*`
+ * credentials, the secret ones kept secret.
+ */
+function promotionEnvironment(): Record<string, pulumi.Input<string>> {
+    const provider = providerSettingsFromConfig((key) => pulumi.runtime.getConfig(key));
+    const { environment, secrets, problems } = ociCliEnvironment(provider);
+    if (problems.length > 0) throw new ConfigProblems(problems);
+    return Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, secrets.includes(k) ? pulumi.secret(v) : v]));
+}
 
 function settings(config: SiteConfig): NonNullable<SiteConfig["oci"]> {
     if (!config.oci) throw new Error("the oci platform was chosen but its settings were not loaded");
@@ -51,7 +65,11 @@ export const ociPlatform: PlatformAdapter = {
             network,
             iam: network.iam,
             store: {
-                nodeAccess: config.role === "primary" ? "backup-write" : "restore-read",
+                nodeAccess: [
+                    ...(isActiveSite(config) ? ["backup-write" as const] : []),
+                    ...(config.role === "standby" ? ["restore-read" as const] : []),
+                ],
+                promote: config.promote ? { environment: promotionEnvironment() } : undefined,
                 prefix: config.snapshots.prefix,
                 retentionDays: config.snapshots.retentionDays,
                 // Locked as long as the lifecycle rule keeps them: no snapshot is ever overwritable.
@@ -81,6 +99,7 @@ export const ociPlatform: PlatformAdapter = {
             workers: workersOf(nodes),
             writeUrl: site.store.writeUrl,
             readUrl: site.store.readUrl,
+            storeWritable: site.store.madeWritable ? [site.store.madeWritable] : undefined,
             apiEndpoint: site.hosts[0].ip,
             nodes: site.nodeOutputs.map((n) => ({ name: n.name, role: n.role, address: n.privateIp })),
             outputs: {
@@ -95,7 +114,7 @@ export const ociPlatform: PlatformAdapter = {
                     bucketName: site.store.bucket.name,
                     bucketNamespace: site.store.namespace,
                     ...(bastion ? { bastionPublicIp: bastion.publicIp } : {}),
-                    ...(peer
+                    ...(peer && !config.promote
                         ? { replication: { fromRegion: peer.region, fromBucket: peer.bucketName, toRegion: config.region, toBucket: site.store.bucket.name } }
                         : {}),
                 },

@@ -20,10 +20,15 @@ export interface SiteContext {
 export interface BuiltSite {
     controlPlane: NodeConnection[];
     workers: NodeConnection[];
-    /** Write-only store URL for backups (active site); secret. */
+    /** Write-only store URL for backups; secret. Present on the active site (`isActiveSite`). */
     writeUrl?: pulumi.Output<string>;
-    /** Read + list store URL of the replica (standby); secret. */
+    /** Read + list store URL of the replica (standby, promoted or not); secret. */
     readUrl?: pulumi.Output<string>;
+    /**
+     * A promoted standby: what turned its replica into a store that takes writes (on OCI the
+     * MakeBucketWritable call). The backup timers wait for it.
+     */
+    storeWritable?: pulumi.Resource[];
     /** Where Pulumi reaches the Kubernetes API server. */
     apiEndpoint: pulumi.Input<string>;
     nodes: Exported<SiteNodeOutput[]>;
@@ -38,7 +43,17 @@ export interface PlatformAdapter {
     bootstrapsNodes: boolean;
     /** Standby only: what must agree with the primary beyond the mirrored spec; one line each. */
     peerProblems(config: SiteConfig, primary: PrimaryView): string[];
+    /**
+     * The site, as its config says. A standby with `promote` is the active site: the adapter makes
+     * its replica take writes in the standby's own region, without a call to the primary's (which
+     * may be the one that failed), and returns `writeUrl` and `storeWritable` for it.
+     */
     build(context: SiteContext): BuiltSite;
+}
+
+/** The site whose nodes take the backups: the primary, or a standby promoted by a failover. */
+export function isActiveSite(config: Pick<SiteConfig, "role" | "promote">): boolean {
+    return config.role === "primary" || config.promote;
 }
 
 /** The store URLs a stack's config gives (platforms that do not create a store); secrets. */

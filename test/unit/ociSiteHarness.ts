@@ -46,6 +46,8 @@ export interface SiteCase {
     secrets?: string[];
     shape?: string;
     parExpiresAt?: string;
+    /** A standby promoted by a failover: its replica becomes the active bucket. */
+    promote?: boolean;
 }
 
 function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
@@ -103,7 +105,8 @@ export async function buildSite(site: SiteCase): Promise<Recorded[]> {
             network,
             iam: { policyCompartmentId: COMPARTMENT, ...site.iam },
             store: {
-                nodeAccess: primary ? "backup-write" : "restore-read",
+                nodeAccess: primary ? ["backup-write"] : site.promote ? ["backup-write", "restore-read"] : ["restore-read"],
+                promote: site.promote ? { environment: { OCI_CLI_PROFILE: "DR" } } : undefined,
                 prefix: "etcd",
                 retentionDays: 14,
                 immutableDays: site.immutableDays ?? 14,
