@@ -90,9 +90,22 @@ const MOCK_KUBECONFIG = [
     "",
 ].join("\n");
 
+/**
+ * A lab instance's host keys as `lab/instance.sh wait-ssh` prints them (known_hosts lines): an
+ * Ed25519 key made from the instance's name, so each instance has its own and plans are stable.
+ */
+export function mockHostKeys(name: string, address: string): string {
+    const type = Buffer.from("ssh-ed25519");
+    const length = (n: number) => Buffer.from([0, 0, 0, n]);
+    const blob = Buffer.concat([length(type.length), type, length(32), createHash("sha256").update(name).digest()]);
+    return `${address} ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY=\n${address} ssh-ed25519 ${blob.toString("base64")}`;
+}
+
 /** What the node would print: the toolkit's own result lines, so the program can read them back. */
 function commandStdout(name: string, script: string): string {
     if (name.endsWith("admin-kubeconfig")) return MOCK_KUBECONFIG;
+    const instance = /instance\.sh wait-ssh --site \S+ --name (\S+)/.exec(script);
+    if (instance) return mockHostKeys(instance[1], /--address ([0-9.]+)\//.exec(script)?.[1] ?? "10.0.0.2");
     const lines: string[] = [];
     const verify = /etcd-dr restore verify (\S+)/.exec(script);
     const node = /"node":"([a-z0-9-]+)"/.exec(script)?.[1] ?? "node";

@@ -1,7 +1,7 @@
 // Offline plan: runs the real program for one stack under Pulumi mocks (no cloud credentials) and
 // prints every resource it would register.
 //
-//   npm run plan -- <stack> [--json] [--stack-file <path>]
+//   npm run plan -- <stack> [--json] [--show-secrets] [--stack-file <path>]
 //
 // A standby's primary outputs come from the primary's own offline plan, run in a child process
 // (the Pulumi runtime is process-global).
@@ -9,7 +9,7 @@
 import { execFileSync } from "child_process";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { redactSecrets, SiteMocks } from "./mocks";
+import { redactSecrets, SiteMocks, unwrapSecrets } from "./mocks";
 import { readStackConfig, stackFilePath, StackFileError } from "./stackFiles";
 import { shortStackName } from "../lib/names";
 
@@ -18,18 +18,36 @@ export interface PlannedResource {
     name: string;
     parent: string | null;
     dependsOn: string[];
+    /** The resource options that change how the engine treats the inputs and outputs (only those set). */
+    options: PlannedOptions;
     inputs: Record<string, unknown>;
+}
+
+export interface PlannedOptions {
+    ignoreChanges?: string[];
+    additionalSecretOutputs?: string[];
+    deleteBeforeReplace?: boolean;
+}
+
+function plannedOptions(opts: pulumi.CustomResourceOptions): PlannedOptions {
+    return {
+        ...(opts.ignoreChanges ? { ignoreChanges: opts.ignoreChanges } : {}),
+        ...(opts.additionalSecretOutputs ? { additionalSecretOutputs: opts.additionalSecretOutputs } : {}),
+        ...(opts.deleteBeforeReplace !== undefined ? { deleteBeforeReplace: opts.deleteBeforeReplace } : {}),
+    };
 }
 
 interface Options {
     stack: string;
     json: boolean;
     outputsOnly: boolean;
+    /** Print secret inputs instead of "[secret]" (what the providers would get; for checks of secret wiring). */
+    showSecrets: boolean;
     stackFile: string;
 }
 
 function usage(message: string): never {
-    process.stderr.write(`error: ${message}\nusage: npm run plan -- <stack> [--json] [--stack-file <path>]\n`);
+    process.stderr.write(`error: ${message}\nusage: npm run plan -- <stack> [--json] [--show-secrets] [--stack-file <path>]\n`);
     process.exit(2);
 }
 
@@ -37,18 +55,20 @@ function parseArgs(argv: string[]): Options {
     let stack: string | undefined;
     let json = false;
     let outputsOnly = false;
+    let showSecrets = false;
     let stackFile: string | undefined;
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
         if (arg === "--json") json = true;
         else if (arg === "--outputs") outputsOnly = true;
+        else if (arg === "--show-secrets") showSecrets = true;
         else if (arg === "--stack-file") stackFile = argv[++i] ?? usage("--stack-file needs a path");
         else if (arg.startsWith("-")) usage(`unknown option ${arg}`);
         else if (stack === undefined) stack = arg;
         else usage(`unexpected argument ${arg}`);
     }
     if (!stack) usage("name the stack to plan, e.g. primary");
-    return { stack, json, outputsOnly, stackFile: path.resolve(stackFile ?? stackFilePath(process.cwd(), stack)) };
+    return { stack, json, outputsOnly, showSecrets, stackFile: path.resolve(stackFile ?? stackFilePath(process.cwd(), stack)) };
 }
 
 /** The peer's outputs, from its own offline plan in a child process. */
@@ -104,6 +124,7 @@ async function plan(options: Options): Promise<{ resources: PlannedResource[]; o
                 name: args.name,
                 parent: referenceName(args.opts.parent, names),
                 dependsOn: dependencyNames(args.opts.dependsOn, names),
+                options: plannedOptions(args.opts as pulumi.CustomResourceOptions),
             });
             return undefined;
         });
@@ -115,8 +136,8 @@ async function plan(options: Options): Promise<{ resources: PlannedResource[]; o
         .filter((r) => r.type !== "pulumi:pulumi:Stack")
         .sort((a, b) => position(a) - position(b))
         .map((r) => {
-            const shape = shapes.get(`${r.type}::${r.name}`) ?? { type: r.type, name: r.name, parent: null, dependsOn: [] };
-            return { ...shape, inputs: redactSecrets(r.inputs) as Record<string, unknown> };
+            const shape = shapes.get(`${r.type}::${r.name}`) ?? { type: r.type, name: r.name, parent: null, dependsOn: [], options: {} };
+            return { ...shape, inputs: (options.showSecrets ? unwrapSecrets(r.inputs) : redactSecrets(r.inputs)) as Record<string, unknown> };
         });
     return { resources, outputs: (outputs ?? {}) as Record<string, unknown> };
 }

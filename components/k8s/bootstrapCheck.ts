@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { asRoot, connectionArgs, NodeConnection } from "../../lib/connection";
+import { asRoot, BOOT_DIAL_ERROR_LIMIT, connectionArgs, NodeConnection } from "../../lib/connection";
 import { resultCommand } from "../../lib/nodeReport";
 
 export interface BootstrapCheckArgs {
@@ -47,8 +47,10 @@ export class BootstrapCheck extends pulumi.ComponentResource {
         for (const node of args.nodes) {
             this.checks[node.name] = new command.remote.Command(`${name}-${node.name}`, {
                 // A new instance boots its sshd late: dial for as long as a first boot may take to get there.
-                connection: { ...connectionArgs(node), dialErrorLimit: 60 },
+                connection: connectionArgs(node, BOOT_DIAL_ERROR_LIMIT),
                 create: asRoot(node, bootstrapCheckScript(node)),
+                // A re-run (a new connection) would send the last stdout as an SSH env request, which a stock sshd refuses with a warning.
+                addPreviousOutputInEnv: false,
             }, { parent: this, dependsOn: node.readyAfter ?? [] });
         }
         this.registerOutputs({ nodes: args.nodes.map((n) => n.name) });

@@ -35,6 +35,7 @@ export const existingPlatform: PlatformAdapter = {
             port: n.port ?? 22,
             user: n.user ?? config.sshUser,
             privateKey,
+            hostKey: n.hostKey,
         }));
         return {
             controlPlane: controlPlaneOf(nodes),

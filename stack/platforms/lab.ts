@@ -7,6 +7,7 @@ import { labSiteCidr } from "../../components/lab/cloud";
 import { LabSite } from "../../components/lab/site";
 import { BootstrapCheck } from "../../components/k8s/bootstrapCheck";
 import { NodeConnection } from "../../lib/connection";
+import { ed25519HostKey } from "../../lib/hostKeys";
 import { controlPlaneOf, workersOf } from "../../lib/hosts";
 import { SiteConfig } from "../config";
 import { PrimaryView } from "../contract";
@@ -47,6 +48,8 @@ export const labPlatform: PlatformAdapter = {
             port: 22,
             user: config.sshUser,
             privateKey,
+            // The instance's own key, read from its disk when it was created: pinned from the first dial on.
+            hostKey: site.instances.hostKeys[h.name].apply((knownHosts) => ed25519HostKey(knownHosts, `${h.name}'s host keys`)),
             readyAfter: [site.instances.instances[h.name]],
         }));
         const bootstrap = new BootstrapCheck(`${config.stack}-bootstrap`, { nodes: created }, { parent: site });

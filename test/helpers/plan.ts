@@ -10,19 +10,20 @@ import type { PlannedResource } from "../../tools/plan";
 export const ROOT = path.resolve(__dirname, "..", "..");
 const cache = new Map<string, { status: number | null; stdout: string; stderr: string }>();
 
-export function runPlan(stack: string, stackFile?: string, json = true) {
-    const key = `${stack}|${stackFile}|${json}`;
+export function runPlan(stack: string, stackFile?: string, json = true, showSecrets = false) {
+    const key = `${stack}|${stackFile}|${json}|${showSecrets}`;
     const cached = cache.get(key);
     if (cached) return cached;
-    const args = ["-r", "ts-node/register/transpile-only", "tools/plan.ts", stack, ...(json ? ["--json"] : []), ...(stackFile ? ["--stack-file", stackFile] : [])];
+    const args = ["-r", "ts-node/register/transpile-only", "tools/plan.ts", stack, ...(json ? ["--json"] : []),
+        ...(showSecrets ? ["--show-secrets"] : []), ...(stackFile ? ["--stack-file", stackFile] : [])];
     const result = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8" });
     const outcome = { status: result.status, stdout: result.stdout, stderr: result.stderr };
     cache.set(key, outcome);
     return outcome;
 }
 
-export function graph(stack: string, stackFile?: string): PlannedResource[] {
-    const result = runPlan(stack, stackFile);
+export function graph(stack: string, stackFile?: string, showSecrets = false): PlannedResource[] {
+    const result = runPlan(stack, stackFile, true, showSecrets);
     assert.strictEqual(result.status, 0, result.stderr);
     return JSON.parse(result.stdout) as PlannedResource[];
 }
