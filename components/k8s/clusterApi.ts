@@ -33,6 +33,10 @@ export class ClusterApi extends pulumi.ComponentResource {
         const read = new command.remote.Command(`${name}-admin-kubeconfig`, {
             connection: connectionArgs(args.controlPlane),
             create: asRoot(args.controlPlane, "cat /etc/kubernetes/admin.conf"),
+            // The cluster-admin credentials: the provider would print every line of stdout into the
+            // update's log (console, CI) and, on a re-run, send it as an SSH env request.
+            logging: "none",
+            addPreviousOutputInEnv: false,
         }, { parent: this, additionalSecretOutputs: ["stdout"], dependsOn: afterReady(args.controlPlane) });
         this.kubeconfig = pulumi.secret(pulumi.all([read.stdout, args.endpoint]).apply(([text, endpoint]) => pointAt(text ?? "", endpoint)));
         const provider = new k8s.Provider(`${name}-provider`, { kubeconfig: this.kubeconfig }, { parent: this });
