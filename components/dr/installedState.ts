@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NodeConnection } from "../../lib/connection";
+import { knownHostsLine, SshEndpoint, sshOptions, sshTargetKey, sshTargetOf } from "../../lib/sshTarget";
 import { REMOTE_TIMER, REMOTE_TOOLKIT, TIMER_UNIT } from "../../lib/toolkit";
 
 /**
@@ -25,7 +26,8 @@ interface StateInputs {
     port: number;
     user: string;
     privateKey: string;
-    proxy?: { host: string; user: string; privateKey: string };
+    hostKey?: string;
+    proxy?: { host: string; port?: number; user: string; privateKey: string; hostKey?: string };
     toolkitSha256: string;
     toolkit: string;
     timer: string;
@@ -46,37 +48,45 @@ const OBSERVE = [
     "echo \"timer=$timer\"",
 ].join("\n");
 
-/** Runs a bash script on the node over ssh (the same key and bastion as the commands). */
-function sshRun(inputs: StateInputs, script: string, stdin = ""): string {
+/**
+ * Runs a bash script on the node over ssh (the same key, host key and bastion as the commands).
+ * `props` are the resource's inputs or its stored outputs, in any form the engine delivers them
+ * (lib/sshTarget.ts).
+ */
+function sshRun(props: StateInputs, script: string, stdin = ""): string {
     /* eslint-disable @typescript-eslint/no-require-imports */
     const childProcess: typeof import("child_process") = require("child_process");
     const fs: typeof import("fs") = require("fs");
     const os: typeof import("os") = require("os");
     const path: typeof import("path") = require("path");
     /* eslint-enable @typescript-eslint/no-require-imports */
+    const target = sshTargetOf(props as unknown as Record<string, unknown>, `${String(props.host)}'s connection`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-ssh-"));
     try {
-        const key = path.join(dir, "key");
-        fs.writeFileSync(key, inputs.privateKey.endsWith("\n") ? inputs.privateKey : `${inputs.privateKey}\n`, { mode: 0o600 });
-        const common = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"];
-        const args = ["-i", key, "-p", String(inputs.port), ...common];
-        if (inputs.proxy) {
-            const proxyKey = path.join(dir, "proxy-key");
-            fs.writeFileSync(proxyKey, `${inputs.proxy.privateKey.trimEnd()}\n`, { mode: 0o600 });
-            args.push("-o", `ProxyCommand=ssh -i ${proxyKey} ${common.join(" ")} -W %h:%p ${inputs.proxy.user}@${inputs.proxy.host}`);
+        const files = (name: string, endpoint: SshEndpoint) => {
+            const key = path.join(dir, `${name}-key`);
+            const knownHosts = path.join(dir, `${name}-known_hosts`);
+            fs.writeFileSync(key, endpoint.privateKey, { mode: 0o600 });
+            if (endpoint.hostKey) fs.writeFileSync(knownHosts, `${knownHostsLine(endpoint)}\n`, { mode: 0o600 });
+            return sshOptions(endpoint, key, knownHosts);
+        };
+        const args = files("node", target);
+        if (target.proxy) {
+            const proxy = target.proxy;
+            args.push("-o", `ProxyCommand=ssh ${files("proxy", proxy).join(" ")} -W %h:%p ${proxy.user}@${proxy.host}`);
         }
         // The script travels base64-encoded, so no shell on the way can reinterpret it; stdin stays free for data.
         const encoded = Buffer.from(script).toString("base64");
         // Root's files and units: through passwordless sudo where the login user is not root (F01).
-        const sudo = inputs.user === "root" ? "" : "sudo -n ";
+        const sudo = target.user === "root" ? "" : "sudo -n ";
         const remote = `${sudo}bash -c "$(printf %s ${encoded} | base64 -d)"`;
-        const result = childProcess.spawnSync("ssh", [...args, `${inputs.user}@${inputs.host}`, remote], {
+        const result = childProcess.spawnSync("ssh", [...args, `${target.user}@${target.host}`, remote], {
             input: stdin,
             encoding: "utf8",
             timeout: 120_000,
         });
-        if (result.error) throw new Error(`ssh to ${inputs.host} could not start: ${result.error.message}`);
-        if (result.status !== 0) throw new Error(`ssh to ${inputs.host} failed (${result.status}): ${String(result.stderr).trim()}`);
+        if (result.error) throw new Error(`ssh to ${target.host} could not start: ${result.error.message}`);
+        if (result.status !== 0) throw new Error(`ssh to ${target.user}@${target.host}:${target.port} failed (${result.status}): ${String(result.stderr).trim()}`);
         return String(result.stdout);
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -102,6 +112,26 @@ function repair(inputs: StateInputs): void {
 
 const COMPARED: (keyof Observed)[] = ["toolkitSha256", "timer"];
 
+/**
+ * Why the stored state differs from what the program wants: drift on the node (the observed
+ * fields), a new toolkit, or a new way to reach the node (key rotation, another user or port, a new
+ * bastion or host key). The last must be an update too, or a refresh would keep reading the node
+ * with the connection stored before it changed.
+ */
+export function installedStateChanges(olds: Record<string, unknown>, news: Record<string, unknown>): string[] {
+    const changed: string[] = COMPARED.filter((k) => olds[k] !== news[k]);
+    if (olds.toolkit !== news.toolkit) changed.push("toolkit");
+    const reach = (props: Record<string, unknown>) => {
+        try {
+            return sshTargetKey(sshTargetOf(props));
+        } catch (error) {
+            return `unusable: ${(error as Error).message}`;
+        }
+    };
+    if (reach(olds) !== reach(news)) changed.push("connection");
+    return changed;
+}
+
 const provider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: StateInputs) {
         const observed = observe(inputs);
@@ -115,11 +145,14 @@ const provider: pulumi.dynamic.ResourceProvider = {
         return { id, props: { ...props, ...observe(props) } };
     },
     async diff(_id: string, olds: StateInputs, news: StateInputs) {
-        const changed = COMPARED.filter((k) => olds[k] !== news[k]);
-        return { changes: changed.length > 0 || olds.toolkit !== news.toolkit || olds.host !== news.host };
+        return { changes: installedStateChanges(olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>).length > 0 };
     },
     async update(_id: string, _olds: StateInputs, news: StateInputs) {
-        repair(news);
+        // A connection-only change stores the new connection; the node is repaired only when it drifted.
+        const before = observe(news);
+        if (COMPARED.some((k) => before[k] !== news[k])) {
+            repair(news);
+        }
         const observed = observe(news);
         const drifted = COMPARED.filter((k) => observed[k] !== news[k]);
         if (drifted.length > 0) {
@@ -140,7 +173,8 @@ export class InstalledState extends pulumi.dynamic.Resource {
             port: node.port,
             user: node.user,
             privateKey: pulumi.secret(node.privateKey),
-            proxy: node.proxy,
+            hostKey: node.hostKey,
+            proxy: node.proxy ? pulumi.secret(node.proxy) : undefined,
             toolkitSha256: args.toolkitSha256,
             toolkit: args.toolkit,
             timer: args.timer,
