@@ -68,6 +68,38 @@ on_error() {
 }
 trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
 
+# What a run leaves behind is decided here, once, however the run ends: success, die, an unexpected
+# failure, or SIGTERM (systemd's TimeoutStartSec, a cancelled SSH session). Work files hold
+# plaintext (the database, sa.key), and a half-written one is worse than none.
+# Paths removed when the run ends, however it ends.
+REMOVE_ON_EXIT=()
+# Paths removed only when the run fails (a verified download the caller would have used).
+REMOVE_ON_FAILURE=()
+# A function run, before the removals, when the run fails (backup records the failure with it).
+ON_FAILURE=""
+
+remove_on_exit() { REMOVE_ON_EXIT+=("$@"); }
+remove_on_failure() { REMOVE_ON_FAILURE+=("$@"); }
+
+# reads: REMOVE_ON_EXIT, REMOVE_ON_FAILURE, ON_FAILURE
+on_exit() {
+    local status=$?
+    # Only the main shell cleans up: a subshell's end is not the run's.
+    ((BASH_SUBSHELL == 0)) || return "$status"
+    trap - ERR
+    if ((status != 0)); then
+        [[ -z "$ON_FAILURE" ]] || "$ON_FAILURE" "$status" || true
+        ((${#REMOVE_ON_FAILURE[@]} == 0)) || rm -rf -- "${REMOVE_ON_FAILURE[@]}" || true
+    fi
+    ((${#REMOVE_ON_EXIT[@]} == 0)) || rm -rf -- "${REMOVE_ON_EXIT[@]}" || true
+    return "$status"
+}
+trap on_exit EXIT
+# A signal ends the run through die: one ERROR line, the failure recorded, the work files removed.
+trap 'die "stopped by SIGTERM"' TERM
+trap 'die "stopped by SIGINT"' INT
+trap 'die "stopped by SIGHUP (the SSH session ended?)"' HUP
+
 # report_result PHASE JSON-FIELDS: one `etcd-dr-result {...}` line on stdout, the form Pulumi reads
 # back (lib/nodeReport.ts). Fields are trusted JSON members written by the caller.
 report_result() {

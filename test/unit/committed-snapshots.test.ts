@@ -18,20 +18,27 @@ import * as path from "path";
 import { committedSnapshots } from "../../lib/bundle";
 import { PrecheckInput, runPrechecks } from "../../lib/prechecks";
 import { groupSnapshots, httpFetch, missingObjects } from "../../lib/store";
+import { parseSnapshotId, signManifest } from "../../lib/snapshot";
 import { readToolkit } from "../../lib/toolkitSource";
 
 const GOLDEN_MANIFEST = path.resolve(__dirname, "..", "fixtures", "manifest.golden.json");
 const ROOT = "etcd/payments/";
 const READ_PATH = "/p/read-token/n/ns/b/replica/o/";
 
-/** A manifest in the toolkit's own layout (the golden fixture's), naming these objects. */
+/** The site's snapshot encryption key: the manifests are authenticated with it, as a backup writes them. */
+const KEY = "committed-test-key-0123456789abcdefghijklmnopqrs";
+
+/** A manifest in the toolkit's own layout (the golden fixture's), naming these objects, signed with KEY. */
 function manifestText(id: string, objects: { name: string; size: number }[]): string {
     const golden = fs.readFileSync(GOLDEN_MANIFEST, "utf8");
     const lines = objects.map((o, i) => `    {"name": "${o.name}", "size": ${o.size}, "sha256": "${"ab".repeat(32)}"}${i < objects.length - 1 ? "," : ""}`);
-    return golden
+    const unsigned = golden
+        .replace(/^ {2}"hmacSha256": .*\n/m, "")
         .replace(/"id": "[^"]*"/, `"id": "${id}"`)
+        .replace(/"createdAt": "[^"]*"/, `"createdAt": "${parseSnapshotId(id)?.createdAt.toISOString().replace(".000Z", "Z")}"`)
         .replace(/"etcdRevision": \d+/, `"etcdRevision": ${id.split("-r")[1]}`)
         .replace(/ {2}"objects": \[\n[\s\S]*\n {2}\]/, `  "objects": [\n${lines.join("\n")}\n  ]`);
+    return signManifest(unsigned, KEY);
 }
 
 const bytes = (n: number) => Buffer.alloc(n, 7);
@@ -134,7 +141,19 @@ describe("a snapshot is committed on a replica only when all of it has arrived",
         // A run that outlives the test is killed, so that no curl is left waiting on a stopped store.
         function list(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
             const env = path.join(work, "list.env");
-            fs.writeFileSync(env, ["ETCD_DR_CLUSTER=payments", `ETCD_DR_STATE_DIR=${path.join(work, "state")}`, `ETCD_DR_READ_URL=${store.url}`].join("\n") + "\n", { mode: 0o600 });
+            const key = path.join(work, "encryption.key");
+            fs.writeFileSync(key, `${KEY}\n`, { mode: 0o600 });
+            fs.writeFileSync(
+                env,
+                [
+                    "ETCD_DR_CLUSTER=payments",
+                    `ETCD_DR_STATE_DIR=${path.join(work, "state")}`,
+                    `ETCD_DR_METRICS_DIR=${path.join(work, "metrics")}`,
+                    `ETCD_DR_READ_URL=${store.url}`,
+                    `ETCD_DR_ENCRYPTION_KEY_FILE=${key}`,
+                ].join("\n") + "\n",
+                { mode: 0o600 },
+            );
             fs.chmodSync(env, 0o600);
             const child = spawn("bash", [toolkit, ...args], { env: { ...process.env, INVOCATION_ID: "etcd-dr-unit-test", ETCD_DR_ENV: env }, timeout: 30_000 });
             let stdout = "";
@@ -174,7 +193,7 @@ describe("a snapshot is committed on a replica only when all of it has arrived",
             assert.strictEqual(run.stdout, "");
             assert.deepStrictEqual(
                 run.stderr.split("\n").filter((l) => l.startsWith("etcd-dr: ERROR:")),
-                [`etcd-dr: ERROR: cannot read ${ROOT}20261121T170053Z-r3/manifest.json from the store; check ETCD_DR_READ_URL and that its PAR has not expired`],
+                [`etcd-dr: ERROR: cannot read ${ROOT}20261121T170053Z-r3/manifest.json from the store (HTTP 403 InternalServerError); check ETCD_DR_READ_URL and that its PAR has not expired`],
             );
         });
     });

@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { manifestProblems, parseSnapshotId } from "../../lib/snapshot";
+import { manifestAuthentic, manifestProblems, parseSnapshotId, signManifest } from "../../lib/snapshot";
 import { readToolkit } from "../../lib/toolkitSource";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -113,21 +113,25 @@ describe("node toolkit functions in bash (no lab)", function () {
 
     describe("manifest.json", () => {
         const ID = "20261121T170053Z-r3";
-        const PLAIN_SHA = sha256("plain snapshot\n");
+        // The fixture's MAC is under this key (the golden manifest is what a keyed site writes).
+        const GOLDEN_KEY = "golden-test-key-0123456789abcdefghijklmnopqrstuv";
 
         // Writes a manifest as `etcd-dr backup` does, with the clock and host name pinned.
         function writeManifest(dir: string): Run {
             fs.mkdirSync(dir, { recursive: true });
+            fs.writeFileSync(path.join(dir, "snapshot.db"), "plain snapshot\n");
+            fs.writeFileSync(path.join(dir, "pki.tar"), "plain pki\n");
             fs.writeFileSync(path.join(dir, "snapshot.db.gz.enc"), "snapshot bytes\n");
             fs.writeFileSync(path.join(dir, "pki.tar.gz.enc"), "pki bytes\n");
+            fs.writeFileSync(path.join(dir, "key"), `${GOLDEN_KEY}\n`);
             return sourced(
                 [
                     "date() { echo 2026-11-21T17:00:53Z; }",
                     "hostname() { echo cp1; }",
-                    "ETCD_DR_CLUSTER=payments ETCD_DR_COMPRESSION=gzip ETCD_DR_ENCRYPTION_KEY_FILE=/etc/etcd-dr/encryption.key",
+                    `ETCD_DR_CLUSTER=payments ETCD_DR_COMPRESSION=gzip ETCD_DR_ENCRYPTION_KEY_FILE=${q(path.join(dir, "key"))}`,
                     "ETCD_DR_KUBERNETES_VERSION=1.31.4 SNAP_REVISION=3 SNAP_HASH=2386062415 SNAP_KEYS=1042",
                     `cd ${q(dir)}`,
-                    `write_manifest manifest.json ${ID} cp1,cp2,cp3 3.5.15 ${PLAIN_SHA} snapshot.db.gz.enc pki.tar.gz.enc`,
+                    `write_manifest manifest.json ${ID} cp1,cp2,cp3 3.5.15 snapshot.db pki.tar snapshot.db.gz.enc pki.tar.gz.enc`,
                 ].join("\n"),
             );
         }
@@ -168,9 +172,16 @@ describe("node toolkit functions in bash (no lab)", function () {
             assert.deepStrictEqual(sourced(`manifest_members ${q(shuffled)}`), { status: 0, stdout: "cp1,cp2,cp3\n", stderr: "" });
         });
 
-        it("is a manifest the TypeScript side accepts (lib/snapshot.ts manifestProblems)", () => {
-            const golden = JSON.parse(fs.readFileSync(GOLDEN_MANIFEST, "utf8"));
+        it("is a manifest the TypeScript side accepts (lib/snapshot.ts manifestProblems), authenticated as lib/snapshot.ts checks it", () => {
+            const text = fs.readFileSync(GOLDEN_MANIFEST, "utf8");
+            const golden = JSON.parse(text);
             assert.deepStrictEqual(manifestProblems(golden, ID), []);
+            assert.strictEqual(golden.formatVersion, 2);
+            assert.ok(manifestAuthentic(text, GOLDEN_KEY), "the bash HMAC verifies in TypeScript");
+            assert.ok(!manifestAuthentic(text, "another key"), "and not under another key");
+            assert.ok(!manifestAuthentic(text.replace('"etcdRevision": 3', '"etcdRevision": 4'), GOLDEN_KEY), "nor once a line is altered");
+            const unsigned = text.split("\n").filter((_, i) => i !== 1).join("\n");
+            assert.strictEqual(signManifest(unsigned, GOLDEN_KEY), text, "signManifest writes what the toolkit writes");
             assert.deepStrictEqual(manifestProblems({ ...golden, etcdRevision: 4 }, ID), ["manifest etcdRevision 4 differs from the id's revision"]);
         });
 
@@ -242,7 +253,7 @@ describe("node toolkit functions in bash (no lab)", function () {
                     `encode ${q(plain)} object.gz.enc`,
                     damage,
                     `ETCD_DR_ENCRYPTION_KEY_FILE=${q(key)}`,
-                    "if decode object.gz.enc out gzip aes-256-cbc-pbkdf2; then echo decoded; else echo refused; fi",
+                    "if decode object.gz.enc out gzip aes-256-cbc-pbkdf2 1000000; then echo decoded; else echo refused; fi",
                     "ls",
                 ].join("\n"),
             );
@@ -265,7 +276,7 @@ describe("node toolkit functions in bash (no lab)", function () {
         });
 
         it("decode of an encrypted object without a key file says so", () => {
-            const run = sourced("unset ETCD_DR_ENCRYPTION_KEY_FILE\nif decode /dev/null out gzip aes-256-cbc-pbkdf2; then echo decoded; else echo refused; fi");
+            const run = sourced("unset ETCD_DR_ENCRYPTION_KEY_FILE\nif decode /dev/null out gzip aes-256-cbc-pbkdf2 1000000; then echo decoded; else echo refused; fi");
             assert.deepStrictEqual(run, {
                 status: 0,
                 stdout: "refused\n",
@@ -363,9 +374,9 @@ describe("node toolkit functions in bash (no lab)", function () {
                     const what = `${build} ${args.join(" ")}: exit ${run.status}, stdout ${JSON.stringify(run.stdout)}, stderr ${JSON.stringify(run.stderr)}`;
                     assert.notStrictEqual(run.status, 0, what);
                     assert.strictEqual(run.stdout, "", what);
-                    assert.strictEqual(
+                    assert.match(
                         lastLine(run.stderr),
-                        "etcd-dr: ERROR: listing the snapshot store failed; check ETCD_DR_READ_URL and that its PAR allows listing and has not expired",
+                        /^etcd-dr: ERROR: listing the snapshot store failed: Failed to connect to 127\.0\.0\.1 port \d+ .*; check ETCD_DR_READ_URL and that its PAR allows listing and has not expired$/,
                         what,
                     );
                     assert.strictEqual(errorLines(run.stderr).length, 1, what);

@@ -24,7 +24,13 @@ describe("toolkit settings", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-settings-"));
         const file = path.join(dir, "etcd-dr.env");
         fs.writeFileSync(file, text);
-        const read = execFileSync("bash", ["-c", `set -euo pipefail; source "${file}"; printf '%s|%s|%s|%s' "$ETCD_DR_WRITE_URL" "$ETCD_DR_MEMBERS" "$ETCD_DR_ON_CALENDAR" "$ETCD_DR_RANDOMIZED_DELAY"`], { encoding: "utf8" });
+        // Read as the toolkit reads it: parsed, never sourced (review #23).
+        const toolkit = path.resolve(__dirname, "..", "..", "node", "etcd-dr");
+        const read = execFileSync(
+            "bash",
+            ["-c", `source "${toolkit}"; parse_settings "${file}"; printf '%s|%s|%s|%s' "$ETCD_DR_WRITE_URL" "$ETCD_DR_MEMBERS" "$ETCD_DR_ON_CALENDAR" "$ETCD_DR_RANDOMIZED_DELAY"`],
+            { encoding: "utf8", env: { ...process.env, ETCD_DR_ENV: file } },
+        );
         assert.strictEqual(read, `${settings.writeUrl}|cp1,cp2,cp3|*:0/15|60s`);
         fs.rmSync(dir, { recursive: true });
     });
