@@ -39,7 +39,7 @@ export interface NodeBootstrap {
     role: BootstrapRole;
     /** Every node of this site, so short host names resolve the same way on both sites. */
     siteHosts: SiteHost[];
-    /** The local control-plane address the API alias points at (the first control-plane node). */
+    /** The address the API alias points at: the site's API front end, else its first control-plane node. */
     apiAddress: string;
     bootstrapToken: string;
     certificateKey: string;
@@ -160,6 +160,9 @@ export function renderCloudInit(spec: MirroredSpec, node: NodeBootstrap, platfor
     const document = {
         hostname: node.host.name,
         preserve_hostname: false,
+        // cloud-init would otherwise rewrite /etc/hosts from its template on a later boot where
+        // the image enables it, and the site's host names and the API alias would be gone (F12).
+        manage_etc_hosts: false,
         write_files: [
             { path: "/etc/hosts", append: true, content: renderHostsEntries(node.siteHosts, spec.topology.apiAlias, node.apiAddress, platform.extraHosts) },
             { path: "/etc/etcd-dr/bootstrap.env", permissions: "0600", content: renderBootstrapEnv(spec.cluster, spec.topology.apiAlias, node.role, platform) },

@@ -19,6 +19,18 @@ export interface SiteSubnets {
 /** First host offset inside a subnet; the low addresses stay free for gateways and load balancers. */
 export const FIRST_HOST_OFFSET = 10;
 
+/** Where a site's API front end (its load balancer) sits in the control-plane subnet. */
+export const API_FRONT_END_OFFSET = 5;
+
+/** The fixed address of the site's API front end, which the API alias resolves to on every node. */
+export function apiFrontEndAddress(subnets: SiteSubnets): string {
+    const parsed = parseCidr(subnets.controlPlane);
+    if (!parsed) {
+        throw new Error(`invalid subnet ${subnets.controlPlane}`);
+    }
+    return hostAddress(parsed, API_FRONT_END_OFFSET);
+}
+
 /** The quarters of the VCN: control plane, workers, bastion (the fourth is left for growth). */
 export function siteSubnets(vcnCidr: string): SiteSubnets {
     const vcn = parseCidr(vcnCidr);

@@ -123,8 +123,18 @@ export const PULUMI_IDENTITY_PERMISSIONS: IdentityPermission[] = [
     },
     {
         statement: "Allow group <group> to manage object-family in compartment id <site-compartment>",
-        why: "the bucket, its retention and lifecycle rules, the pre-authenticated requests (PAR_MANAGE), and the replication policy; the standby also needs it on the primary's compartment, where the policy lives on the source bucket",
+        why: "the bucket, its retention and lifecycle rules, the pre-authenticated requests (PAR_MANAGE), the replication policy, and MakeBucketWritable when a standby is promoted; the standby also needs it on the primary's compartment, where the policy lives on the source bucket",
         covers: STORAGE_TYPES,
+    },
+    {
+        statement: "Allow group <group> to manage network-load-balancers in compartment id <site-compartment>",
+        why: "the site's Kubernetes API front end over the control-plane nodes",
+        covers: [
+            "oci:NetworkLoadBalancer/networkLoadBalancer:NetworkLoadBalancer",
+            "oci:NetworkLoadBalancer/backendSet:BackendSet",
+            "oci:NetworkLoadBalancer/backend:Backend",
+            "oci:NetworkLoadBalancer/listener:Listener",
+        ],
     },
     {
         statement: "Allow group <group> to manage policies in compartment id <policy-compartment>",

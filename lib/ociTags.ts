@@ -35,6 +35,7 @@ export const TAGGABLE_TYPES: readonly string[] = [
     "oci:Core/instance:Instance",
     "oci:ObjectStorage/bucket:Bucket",
     "oci:Identity/policy:Policy",
+    "oci:NetworkLoadBalancer/networkLoadBalancer:NetworkLoadBalancer",
 ];
 
 export function isTaggable(type: string): boolean {

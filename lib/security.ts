@@ -3,7 +3,7 @@
 
 import { Cni } from "./spec";
 
-export type NsgName = "controlPlane" | "workers" | "bastion";
+export type NsgName = "controlPlane" | "workers" | "bastion" | "apiFrontEnd";
 
 /** OCI protocol numbers as strings, as the API wants them. */
 export const PROTOCOL = { tcp: "6", udp: "17", ipip: "4" } as const;
@@ -75,6 +75,15 @@ export function ingressRules(inputs: SecurityInputs): IngressRule[] {
     rules.push({ nsg: "controlPlane", description: "kube-apiserver", protocol: tcp, source: vcn, ports: [6443, 6443] });
     if (inputs.operatorCidr) {
         rules.push({ nsg: "controlPlane", description: "kube-apiserver for operators", protocol: tcp, source: { cidr: inputs.operatorCidr }, ports: [6443, 6443] });
+    }
+    // The site's API front end (a network load balancer over the control plane, F12): whoever may
+    // reach the API servers may reach it; it reaches them from its own address in the VCN.
+    rules.push({ nsg: "apiFrontEnd", description: "Kubernetes API front end", protocol: tcp, source: vcn, ports: [6443, 6443] });
+    if (inputs.peerVcnCidr && inputs.allowFromPeer.includes(6443)) {
+        rules.push({ nsg: "apiFrontEnd", description: "Kubernetes API front end from the peer site", protocol: tcp, source: { cidr: inputs.peerVcnCidr }, ports: [6443, 6443] });
+    }
+    if (inputs.operatorCidr) {
+        rules.push({ nsg: "apiFrontEnd", description: "Kubernetes API front end for operators", protocol: tcp, source: { cidr: inputs.operatorCidr }, ports: [6443, 6443] });
     }
     rules.push({ nsg: "controlPlane", description: "etcd client and peer", protocol: tcp, source: { nsg: "controlPlane" }, ports: [2379, 2380] });
     rules.push({ nsg: "controlPlane", description: "controller-manager and scheduler", protocol: tcp, source: { nsg: "controlPlane" }, ports: [10257, 10259] });

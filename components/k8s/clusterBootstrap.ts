@@ -11,6 +11,8 @@ export interface ClusterBootstrapArgs {
     hosts: PlannedHost[];
     /** What the platform adds to every node's bootstrap (its network, mirrors, quirks). */
     platform: NodePlatformSettings;
+    /** Where the API alias points on every node: the site's API front end; the first control-plane node when absent. */
+    apiAddress?: string;
 }
 
 const BOOTSTRAP_SCRIPT = path.join(__dirname, "..", "..", "node", "kube-bootstrap.sh");
@@ -47,7 +49,7 @@ export class ClusterBootstrap extends pulumi.ComponentResource {
         this.certificateKey = pulumi.secret(certKey.hex);
 
         const script = fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8");
-        const apiAddress = args.hosts.find((h) => h.role === "control-plane")?.ip ?? "";
+        const apiAddress = args.apiAddress ?? args.hosts.find((h) => h.role === "control-plane")?.ip ?? "";
         const siteHosts = args.hosts.map(({ name: hostName, ip }) => ({ name: hostName, ip }));
         this.cloudConfig = {};
         this.userData = {};

@@ -118,7 +118,7 @@ export class Network extends pulumi.ComponentResource {
 
         const makeNsg = (group: NsgName) =>
             new oci.core.NetworkSecurityGroup(`${name}-${group}-nsg`, { compartmentId, vcnId, displayName: `${name}-${group}` }, child);
-        this.nsgs = { controlPlane: makeNsg("controlPlane"), workers: makeNsg("workers"), bastion: makeNsg("bastion") };
+        this.nsgs = { controlPlane: makeNsg("controlPlane"), workers: makeNsg("workers"), bastion: makeNsg("bastion"), apiFrontEnd: makeNsg("apiFrontEnd") };
         this.createRules(name, ingressRules(args));
         this.createIcmpRules(name, args.vcnCidr, args.peerVcnCidr);
 

@@ -60,6 +60,8 @@ export class Nodes extends pulumi.ComponentResource {
                     nsgIds: [isControlPlane ? args.controlPlaneNsgId : args.workerNsgId],
                 },
                 metadata: { ssh_authorized_keys: args.sshPublicKey, user_data: args.userData[host.name] },
+                // IMDS v1 answers any process on the host (and any pod) without the v2 header (F10).
+                instanceOptions: { areLegacyImdsEndpointsDisabled: true },
             }, {
                 parent: this,
                 // cloud-init runs once, at first boot, and a newer image is rolled out by the operator:
@@ -79,6 +81,7 @@ export class Nodes extends pulumi.ComponentResource {
                 sourceDetails: { sourceType: "image", sourceId: args.imageId },
                 createVnicDetails: { subnetId: args.bastion.subnetId, hostnameLabel: "bastion", assignPublicIp: "true", nsgIds: [args.bastion.nsgId] },
                 metadata: { ssh_authorized_keys: args.sshPublicKey },
+                instanceOptions: { areLegacyImdsEndpointsDisabled: true },
             }, { parent: this });
         }
 

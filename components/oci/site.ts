@@ -1,9 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { planHosts, PlannedHost, siteSubnets } from "../../lib/layout";
+import { apiFrontEndAddress, planHosts, PlannedHost, siteSubnets } from "../../lib/layout";
 import { serviceGrantStatements } from "../../lib/ociIam";
 import { siteTags } from "../../lib/ociTags";
 import { MirroredSpec } from "../../lib/spec";
 import { ClusterBootstrap } from "../k8s/clusterBootstrap";
+import { ApiFrontEnd } from "./apiFrontEnd";
 import { Network } from "./network";
 import { Nodes, NodeOutput } from "./nodes";
 import { Peering } from "./peering";
@@ -78,6 +79,7 @@ export class OciSite extends pulumi.ComponentResource {
     readonly peering: Peering;
     readonly store: SnapshotStore;
     readonly nodes: Nodes;
+    readonly apiFrontEnd: ApiFrontEnd;
     readonly hosts: PlannedHost[];
     readonly nodeOutputs: NodeOutput[];
     readonly peerVcnCidr: string;
@@ -141,8 +143,21 @@ export class OciSite extends pulumi.ComponentResource {
             grants: this.grants.ready,
         }, child);
 
-        this.hosts = planHosts(spec.topology, siteSubnets(config.vcnCidr));
-        const bootstrap = new ClusterBootstrap(`${name}-kubeadm`, { spec, hosts: this.hosts, platform: { siteCidr: config.vcnCidr } }, child);
+        const subnets = siteSubnets(config.vcnCidr);
+        this.hosts = planHosts(spec.topology, subnets);
+        this.apiFrontEnd = new ApiFrontEnd(`${name}-api`, {
+            compartmentId: config.compartmentId,
+            subnetId: this.network.controlPlaneSubnet.id,
+            nsgId: this.network.nsgs.apiFrontEnd.id,
+            address: apiFrontEndAddress(subnets),
+            controlPlane: this.hosts.filter((h) => h.role === "control-plane"),
+        }, child);
+        const bootstrap = new ClusterBootstrap(`${name}-kubeadm`, {
+            spec,
+            hosts: this.hosts,
+            platform: { siteCidr: config.vcnCidr },
+            apiAddress: this.apiFrontEnd.address,
+        }, child);
 
         this.nodes = new Nodes(`${name}-nodes`, {
             compartmentId: config.compartmentId,
@@ -166,6 +181,7 @@ export class OciSite extends pulumi.ComponentResource {
             drgId: this.network.drg.id,
             rpcId: this.peering.connection.id,
             bucket: this.store.bucket.name,
+            apiFrontEnd: this.apiFrontEnd.address,
         });
     }
 }

@@ -100,7 +100,8 @@ export const ociPlatform: PlatformAdapter = {
             writeUrl: site.store.writeUrl,
             readUrl: site.store.readUrl,
             storeWritable: site.store.madeWritable ? [site.store.madeWritable] : undefined,
-            apiEndpoint: site.hosts[0].ip,
+            // The site's API front end: any control-plane node behind it may be down (F12, F30).
+            apiEndpoint: site.apiFrontEnd.address,
             nodes: site.nodeOutputs.map((n) => ({ name: n.name, role: n.role, address: n.privateIp })),
             outputs: {
                 oci: {
