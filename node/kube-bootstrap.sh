@@ -8,6 +8,10 @@ shopt -s inherit_errexit
 
 readonly SETTINGS=/etc/etcd-dr/bootstrap.env
 readonly KUBEADM_CONFIG=/etc/etcd-dr/kubeadm.yaml
+# Written by `kube-bootstrap join` from its standard input, removed once the node has joined.
+readonly JOIN_CONFIG=/etc/etcd-dr/kubeadm-join.yaml
+# Left by a first boot that prepared the node and leaves the join to Pulumi over SSH.
+readonly AWAITING_JOIN=/var/lib/etcd-dr/awaiting-join
 readonly KEYRING=/etc/apt/keyrings/kubernetes-apt-keyring.asc
 readonly RULES_V4=/etc/iptables/rules.v4
 readonly MARK="etcd-dr:"
@@ -145,9 +149,9 @@ wait_for_api() {
 # while the member would still come up. `kubeadm reset` removes the half-joined member from the cluster
 # (and the node's files), so the next attempt starts clean.
 join_with_retries() {
-    local attempt
+    local config="$1" attempt
     for attempt in 1 2 3; do
-        if kubeadm join --config "$KUBEADM_CONFIG"; then
+        if kubeadm join --config "$config"; then
             return 0
         fi
         ((attempt < 3)) || break
@@ -159,6 +163,20 @@ join_with_retries() {
     die "kubeadm join failed 3 times; see the kubeadm output above"
 }
 
+# The site's API answers at its alias already: the other control-plane nodes run a cluster. A
+# replaced first control-plane node joins it; a second `kubeadm init` would split the site (F16).
+cluster_exists() {
+    curl -ksf --connect-timeout 5 --max-time 10 "https://${API_ALIAS}:6443/readyz" >/dev/null
+}
+
+# Where the user data carries no join credentials (F10), Pulumi mints short-lived ones on a live
+# control-plane node and runs `kube-bootstrap join` over SSH once this first boot is done.
+await_join() {
+    install -d -m 0755 "${AWAITING_JOIN%/*}"
+    printf '%s\n' "$1" >"$AWAITING_JOIN"
+    log "prepared: $1; Pulumi joins this node over SSH"
+}
+
 bootstrap_cluster() {
     if [[ -f /etc/kubernetes/kubelet.conf ]]; then
         log "node already joined; nothing to do"
@@ -166,12 +184,25 @@ bootstrap_cluster() {
     fi
     case "$NODE_ROLE" in
         init)
-            kubeadm init --config "$KUBEADM_CONFIG" --upload-certs
+            if cluster_exists; then
+                await_join "the cluster at ${API_ALIAS}:6443 exists already"
+                return 0
+            fi
+            # Control-plane certificates are uploaded for the joins only when the config brings the key.
+            if grep -q '^certificateKey:' "$KUBEADM_CONFIG"; then
+                kubeadm init --config "$KUBEADM_CONFIG" --upload-certs
+            else
+                kubeadm init --config "$KUBEADM_CONFIG"
+            fi
             kubectl --kubeconfig /etc/kubernetes/admin.conf apply -f "$CNI_MANIFEST_URL"
             ;;
         join-control-plane | join-worker)
+            if ! grep -q '^kind: JoinConfiguration' "$KUBEADM_CONFIG"; then
+                await_join "no join credentials in the user data"
+                return 0
+            fi
             wait_for_api
-            join_with_retries
+            join_with_retries "$KUBEADM_CONFIG"
             ;;
         *) die "NODE_ROLE '$NODE_ROLE' is not init, join-control-plane or join-worker" ;;
     esac
@@ -194,6 +225,25 @@ install_etcd_tools() {
     log "etcdctl and etcdutl installed from $image: $(etcdctl version | head -n1)"
 }
 
+# `kube-bootstrap join`, run by Pulumi over SSH after the first boot: the JoinConfiguration (a token
+# and certificate key minted minutes ago, the CA pinned by hash) arrives on standard input.
+join_node() {
+    load_settings
+    if [[ -f /etc/kubernetes/kubelet.conf ]]; then
+        log "node already joined; nothing to do"
+    else
+        (umask 077 && cat >"$JOIN_CONFIG")
+        [[ -s "$JOIN_CONFIG" ]] || die "no JoinConfiguration on standard input"
+        wait_for_api
+        join_with_retries "$JOIN_CONFIG"
+        # Its token and certificate key expire within the hour; nothing on the node needs them again.
+        rm -f "$JOIN_CONFIG"
+    fi
+    rm -f "$AWAITING_JOIN"
+    install_etcd_tools
+    log "done: $(hostname -s) joined the cluster at ${API_ALIAS}:6443"
+}
+
 main() {
     load_settings
     prepare_kernel
@@ -201,10 +251,17 @@ main() {
     install_packages
     configure_containerd
     bootstrap_cluster
+    if [[ -f "$AWAITING_JOIN" ]]; then
+        return 0
+    fi
     install_etcd_tools
     log "done: $(hostname -s) is a ${NODE_ROLE} node of Kubernetes ${KUBERNETES_VERSION}"
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
-    main "$@"
+    case "${1:-}" in
+        "") main ;;
+        join) join_node ;;
+        *) die "unknown command '$1': run without arguments at first boot, or 'join' with a JoinConfiguration on standard input" ;;
+    esac
 fi
