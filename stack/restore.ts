@@ -49,5 +49,20 @@ export async function restoreSite(
         controlPlane: site.controlPlane,
         workers: site.workers,
         toolkit,
+        lastRestored: await lastRestoredSnapshot(config.stack),
     });
+}
+
+/**
+ * The snapshot id the stack's last update restored, from its own `restore` output (a
+ * StackReference to itself): whether the chain has run for this id decides whether its steps may
+ * ignore a new connection (components/dr/restoreFromSnapshot.ts). A failed update exports nothing
+ * new, so an unfinished failover reads as not restored.
+ */
+async function lastRestoredSnapshot(stack: string): Promise<string | undefined> {
+    const self = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+    const details = await new pulumi.StackReference(`${stack}-last-restore`, { name: self }).getOutputDetails("restore");
+    const restore = details.value ?? details.secretValue;
+    const id = restore !== null && typeof restore === "object" ? (restore as { snapshotId?: unknown }).snapshotId : undefined;
+    return typeof id === "string" ? id : undefined;
 }

@@ -1,7 +1,7 @@
 // Offline plan: runs the real program for one stack under Pulumi mocks (no cloud credentials) and
 // prints every resource it would register.
 //
-//   npm run plan -- <stack> [--json] [--show-secrets] [--stack-file <path>]
+//   npm run plan -- <stack> [--json] [--show-secrets] [--last-restore <id>] [--stack-file <path>]
 //
 // A standby's primary outputs come from the primary's own offline plan, run in a child process
 // (the Pulumi runtime is process-global).
@@ -43,11 +43,16 @@ interface Options {
     outputsOnly: boolean;
     /** Print secret inputs instead of "[secret]" (what the providers would get; for checks of secret wiring). */
     showSecrets: boolean;
+    /** Plan as if the stack's last update restored this snapshot id (its own `restore` output). */
+    lastRestore?: string;
     stackFile: string;
 }
 
+/** The organization a stack has on a file:// backend, as `pulumi` names it. */
+const PLAN_ORGANIZATION = "organization";
+
 function usage(message: string): never {
-    process.stderr.write(`error: ${message}\nusage: npm run plan -- <stack> [--json] [--show-secrets] [--stack-file <path>]\n`);
+    process.stderr.write(`error: ${message}\nusage: npm run plan -- <stack> [--json] [--show-secrets] [--last-restore <id>] [--stack-file <path>]\n`);
     process.exit(2);
 }
 
@@ -56,19 +61,21 @@ function parseArgs(argv: string[]): Options {
     let json = false;
     let outputsOnly = false;
     let showSecrets = false;
+    let lastRestore: string | undefined;
     let stackFile: string | undefined;
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
         if (arg === "--json") json = true;
         else if (arg === "--outputs") outputsOnly = true;
         else if (arg === "--show-secrets") showSecrets = true;
+        else if (arg === "--last-restore") lastRestore = argv[++i] ?? usage("--last-restore needs a snapshot id");
         else if (arg === "--stack-file") stackFile = argv[++i] ?? usage("--stack-file needs a path");
         else if (arg.startsWith("-")) usage(`unknown option ${arg}`);
         else if (stack === undefined) stack = arg;
         else usage(`unexpected argument ${arg}`);
     }
     if (!stack) usage("name the stack to plan, e.g. primary");
-    return { stack, json, outputsOnly, showSecrets, stackFile: path.resolve(stackFile ?? stackFilePath(process.cwd(), stack)) };
+    return { stack, json, outputsOnly, showSecrets, lastRestore, stackFile: path.resolve(stackFile ?? stackFilePath(process.cwd(), stack)) };
 }
 
 /** The peer's outputs, from its own offline plan in a child process. */
@@ -106,8 +113,10 @@ async function plan(options: Options): Promise<{ resources: PlannedResource[]; o
     console.log = (...args: unknown[]) => console.error(...args);
     // The program checks the snapshot store before a restore; offline, it says it could not.
     process.env.ETCD_DR_OFFLINE_PLAN = "1";
+    // The stack's own last outputs, which the program reads through a StackReference to itself.
+    stackOutputs[`${PLAN_ORGANIZATION}/etcd-dr/${options.stack}`] = options.lastRestore ? { restore: { snapshotId: options.lastRestore } } : {};
     const mocks = new SiteMocks({ stackOutputs, region: config["oci:region"] });
-    await pulumi.runtime.setMocks(mocks, "etcd-dr", options.stack, false);
+    await pulumi.runtime.setMocks(mocks, "etcd-dr", options.stack, false, PLAN_ORGANIZATION);
     pulumi.runtime.setAllConfig(config, []);
 
     const names = new WeakMap<pulumi.Resource, string>();

@@ -27,6 +27,9 @@ export class BackupSchedule extends pulumi.ComponentResource {
                 connection: connectionArgs(node),
                 create: asRoot(node, "etcd-dr install-timer"),
                 delete: asRoot(node, "etcd-dr remove-timer"),
+                // Upstream sends the last stdout to the delete (and to a re-run) as an SSH env request, which a
+                // stock sshd refuses with a warning on every such run; nothing here reads it.
+                addPreviousOutputInEnv: false,
                 // The schedule is in the settings: a new toolkit or new settings re-install the timer.
                 triggers: [args.toolkit.toolkitDigest, args.toolkit.settingsDigest],
             }, { parent: this, deleteBeforeReplace: true, dependsOn: afterReady(node, args.toolkit.installedOn(node.name)) });

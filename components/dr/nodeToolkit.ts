@@ -68,6 +68,9 @@ export class NodeToolkit extends pulumi.ComponentResource {
                     connection,
                     create: asRoot(node, installFile(file.path, file.mode)),
                     delete: asRoot(node, `rm -f ${file.path}`),
+                    // Upstream sends the last stdout to the delete (and to a re-run) as an SSH env request, which a
+                    // stock sshd refuses with a warning on every such run; nothing here reads it.
+                    addPreviousOutputInEnv: false,
                     stdin: file.content,
                     triggers: [file.trigger],
                 }, { parent: this, deleteBeforeReplace: true, dependsOn: afterReady(node) }),

@@ -10,6 +10,8 @@ export interface RestoreFromSnapshotArgs {
     workers: NodeConnection[];
     /** The toolkit on every node; each node's phases run after its install. */
     toolkit: NodeToolkit;
+    /** The snapshot id the stack's last update restored (its own `restore` output), if any. */
+    lastRestored?: string;
 }
 
 /**
@@ -18,6 +20,14 @@ export interface RestoreFromSnapshotArgs {
  * node, then the cluster reconciled from the first (node/lib/restore.sh) -- and every child
  * carries the snapshot id in its triggers: a new id replaces the whole chain, and that replacement
  * is the restore. The toolkit makes each phase a no-op when it already ran for that id.
+ *
+ * A step is one-shot: the command provider re-runs `create` on ANY input change
+ * (remote/commandController.go Update), so a new bastion, a rotated key or a new host key would
+ * run the failover again. Once the stack has restored this id, the steps ignore changes of their
+ * connection. Not before: the engine keeps an ignored input's old value even for a replacement
+ * (step_generator.go processIgnoreChanges), so the next failover's new steps would dial the old
+ * bastion with the old key. Without that guard a changed connection re-runs a step of an
+ * unfinished failover, which the toolkit's markers per id make a no-op.
  */
 export class RestoreFromSnapshot extends pulumi.ComponentResource {
     readonly snapshotId: string;
@@ -29,13 +39,16 @@ export class RestoreFromSnapshot extends pulumi.ComponentResource {
         super("etcd-dr:dr:RestoreFromSnapshot", name, { snapshotId: args.snapshotId }, opts);
         this.snapshotId = args.snapshotId;
         const id = args.snapshotId;
+        const restored = args.lastRestored === id;
 
         const step = (phase: string, node: NodeConnection, script: string, after: pulumi.Resource[]) => {
             const resource = new command.remote.Command(`${name}-${phase}-${node.name}`, {
                 connection: connectionArgs(node),
                 create: asRoot(node, resultCommand(phase, node.name, script)),
                 triggers: [id],
-            }, { parent: this, dependsOn: afterReady(node, after) });
+                // A re-run would send the last stdout as an SSH env request, which a stock sshd refuses with a warning.
+                addPreviousOutputInEnv: false,
+            }, { parent: this, dependsOn: afterReady(node, after), ...(restored ? { ignoreChanges: ["connection"] } : {}) });
             this.steps.push(resource);
             return resource;
         };

@@ -10,20 +10,21 @@ import type { PlannedResource } from "../../tools/plan";
 export const ROOT = path.resolve(__dirname, "..", "..");
 const cache = new Map<string, { status: number | null; stdout: string; stderr: string }>();
 
-export function runPlan(stack: string, stackFile?: string, json = true, showSecrets = false) {
-    const key = `${stack}|${stackFile}|${json}|${showSecrets}`;
+/** `flags`: more of tools/plan.ts's options, e.g. ["--show-secrets"], ["--last-restore", id]. */
+export function runPlan(stack: string, stackFile?: string, json = true, flags: string[] = []) {
+    const key = `${stack}|${stackFile}|${json}|${flags.join(" ")}`;
     const cached = cache.get(key);
     if (cached) return cached;
     const args = ["-r", "ts-node/register/transpile-only", "tools/plan.ts", stack, ...(json ? ["--json"] : []),
-        ...(showSecrets ? ["--show-secrets"] : []), ...(stackFile ? ["--stack-file", stackFile] : [])];
-    const result = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8" });
+        ...flags, ...(stackFile ? ["--stack-file", stackFile] : [])];
+    const result = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
     const outcome = { status: result.status, stdout: result.stdout, stderr: result.stderr };
     cache.set(key, outcome);
     return outcome;
 }
 
-export function graph(stack: string, stackFile?: string, showSecrets = false): PlannedResource[] {
-    const result = runPlan(stack, stackFile, true, showSecrets);
+export function graph(stack: string, stackFile?: string, flags: string[] = []): PlannedResource[] {
+    const result = runPlan(stack, stackFile, true, flags);
     assert.strictEqual(result.status, 0, result.stderr);
     return JSON.parse(result.stdout) as PlannedResource[];
 }
