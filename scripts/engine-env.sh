@@ -22,5 +22,11 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_SKIP_CONFIRMATIONS=true
 export PULUMI_DIY_BACKEND_GZIP=false
+# Upstream's command provider dials $SSH_AUTH_SOCK for every remote command, even with a private
+# key, and fails them all when the socket is gone (a closed session's forwarded agent): drop a stale
+# one; a live agent stays usable.
+if [[ -n "${SSH_AUTH_SOCK:-}" && ! -S "$SSH_AUTH_SOCK" ]]; then
+    unset SSH_AUTH_SOCK
+fi
 mkdir -p "$PULUMI_HOME" "${PULUMI_BACKEND_URL#file://}"
 unset _etcd_dr_root _etcd_dr_engine _etcd_dr_plugin _etcd_dr_dir

@@ -29,13 +29,25 @@ export function engineEnv(): NodeJS.ProcessEnv {
     return env;
 }
 
+/**
+ * The environment `pulumi` runs in: ours, the engine's on top, and no SSH agent. Upstream's command
+ * provider dials $SSH_AUTH_SOCK for every remote command even when the connection has a private key
+ * (remote/connection_unix.go), and a socket that is gone -- a closed session's forwarded agent, a
+ * CI runner's -- fails every one of them; the program always gives the key.
+ */
+export function pulumiEnv(base: NodeJS.ProcessEnv, engine: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+    const env = { ...base, ...engine };
+    delete env.SSH_AUTH_SOCK;
+    return env;
+}
+
 export class Pulumi {
     constructor(readonly env: NodeJS.ProcessEnv) {}
 
     run(args: string[], input?: string): { status: number; stdout: string; stderr: string } {
         const result = spawnSync("pulumi", [...args, "--non-interactive"], {
             cwd: ROOT,
-            env: { ...process.env, ...this.env },
+            env: pulumiEnv(process.env, this.env),
             input,
             encoding: "utf8",
             maxBuffer: 256 * 1024 * 1024,
