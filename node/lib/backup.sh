@@ -46,6 +46,7 @@ cluster_record() {
 cmd_backup() {
     require_setting ETCD_DR_WRITE_URL "upload snapshots"
     discover_etcd
+    require_etcd_tools
     exec 9>"$ETCD_DR_STATE_DIR/backup.lock"
     flock -n 9 || die "another backup is running on this node"
     # From here on every failure is recorded in the status file and the metrics.

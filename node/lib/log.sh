@@ -9,6 +9,11 @@ LAST_ERROR=""
 # load_settings has made the state dir.
 ERROR_NOTE=""
 
+# The run's own stderr, kept: a failure (or a signal) can happen inside a command whose stderr goes
+# to a log file (`etcdctl snapshot save ... 2>&1 >save.log`), and the ERROR line must still reach
+# whoever ran etcd-dr, not that file.
+exec {STDERR_FD}>&2
+
 log() {
     printf 'etcd-dr: %s\n' "$*" >&2
     # Runs by hand or over SSH leave a trail in the journal too; under systemd stderr already goes there.
@@ -46,7 +51,7 @@ fail() {
     forget_error_note
     # shellcheck disable=SC2034  # read by finish_backup (backup.sh)
     LAST_ERROR="$message"
-    log "ERROR: $message"
+    log "ERROR: $message" 2>&"$STDERR_FD"
     exit "$status"
 }
 

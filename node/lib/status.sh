@@ -4,13 +4,20 @@
 
 # work_dir KIND: WORK_DIR becomes a new private dir for one run's work files, removed when the run
 # ends however it ends (see on_exit). Not `$(work_dir)`: the removal must be registered in the
-# main shell. Its name carries this run's PID so that sweep_stale_work can tell a dead run's
-# leftovers (SIGKILL, an OOM kill, a power cut) from a live run's.
+# main shell, and before the dir exists, so that a signal between the two cannot leave it. Its
+# name carries this run's PID, so no other run makes it, and sweep_stale_work can tell a dead
+# run's leftovers (SIGKILL, an OOM kill, a power cut) from a live run's.
 # sets: WORK_DIR
+# shellcheck disable=SC2034  # read by the callers
 work_dir() {
-    WORK_DIR="$(mktemp -d "$ETCD_DR_STATE_DIR/$1.$$.XXXXXX")"
-    chmod 700 "$WORK_DIR"
-    remove_on_exit "$WORK_DIR"
+    local dir
+    while :; do
+        dir="$ETCD_DR_STATE_DIR/$1.$$.$RANDOM$RANDOM"
+        remove_on_exit "$dir"
+        mkdir -m 700 "$dir" 2>/dev/null && break
+        [[ -e "$dir" ]] || die "cannot create a work dir under $ETCD_DR_STATE_DIR"
+    done
+    WORK_DIR=$dir
 }
 
 # Removes the work dirs and files of runs that are no longer running: they may hold a plaintext

@@ -8,9 +8,10 @@
 
 # A connection that does not open in 10 s, or a transfer that moves less than 1 KiB/s for a minute,
 # is a dead store: fail, so the timer's next run (or the operator) tries again, instead of hanging.
-readonly CURL_LIMITS=(--connect-timeout 10 --speed-limit 1024 --speed-time 60 --retry 3 --retry-delay 2)
+# (Not readonly: the unit tests shorten them.)
+CURL_LIMITS=(--connect-timeout 10 --speed-limit 1024 --speed-time 60 --retry 3 --retry-delay 2)
 # Small requests (a manifest, a page of a listing) have a deadline of their own.
-readonly CURL_SMALL=(--max-time 120)
+CURL_SMALL=(--max-time 120)
 # Bytes of a manifest or a listing page we read into memory, at most.
 readonly STORE_SMALL_BYTES=1048576
 
