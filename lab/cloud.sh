@@ -8,7 +8,9 @@
 #   - the peering link between the sites (the DRGs and remote peering connection on OCI): a router in
 #     its own network namespace, edr-peering, with a leg on each site bridge at .254, forwarding between
 #     the two site networks and nowhere else.
-# Instances (lab/instance.sh) and the object store live on top of this.
+#   - Object Storage (lab/store.sh): one endpoint per lab region on the service address, with the
+#     admin API the lab platform creates buckets, PARs and replication through.
+# Instances (lab/instance.sh) live on top of this.
 #
 #   cloud.sh up             make the networks and start the services (idempotent)
 #   cloud.sh down           remove every instance, the peering, the services and the networks
@@ -56,6 +58,7 @@ cloud_up() {
     done
     service_bridge_up
     "$CLOUD_ROOT/supply/serve.sh" start "$SERVICE_ADDRESS" >/dev/null
+    "$CLOUD_LAB/store.sh" start
     cloud_log "up in $((SECONDS - started))s: sites $(site_subnet primary) and $(site_subnet standby), services on $SERVICE_ADDRESS"
 }
 
@@ -108,6 +111,8 @@ cloud_down() {
     peering_down
     "$CLOUD_LAB/instance.sh" down-all
     "$CLOUD_ROOT/supply/serve.sh" stop >/dev/null || true
+    "$CLOUD_LAB/store.sh" stop
+    rm -rf "$INSTANCE_LAB_DIR/store"
     ip link del "$SERVICE_BRIDGE" 2>/dev/null || true
     cloud_log "down in $((SECONDS - started))s"
 }
@@ -119,6 +124,7 @@ cloud_status() {
     done
     peering_status || true
     "$CLOUD_ROOT/supply/serve.sh" status || true
+    "$CLOUD_LAB/store.sh" status || true
 }
 
 cloud_main() {

@@ -1,5 +1,6 @@
-// The drill's data set: Kubernetes-shaped keys, some values of hundreds of KiB, written into the
-// primary's etcd in transactions, and read back from either site to compare byte for byte.
+// The drill's raw etcd data set: Kubernetes-shaped keys, some values of hundreds of KiB, written
+// into the primary's etcd in transactions under a prefix of its own (the live cluster's keys change
+// all the time; these must not), and read back from either site to compare byte for byte.
 
 import { execFileSync } from "child_process";
 import { createHash, randomBytes } from "crypto";
@@ -13,21 +14,23 @@ export interface DataSet {
 }
 
 const KINDS = ["configmaps", "secrets", "deployments", "pods", "services", "leases"];
+/** No resource of the apiserver lives here, so nothing but the drill writes or deletes these keys. */
+export const DATA_PREFIX = "/registry/etcd-dr-drill/";
 
 export function makeDataSet(generation: number, keys: number, bigValues: number): DataSet {
     const entries = new Map<string, string>();
     for (let i = 0; i < keys; i++) {
         const kind = KINDS[i % KINDS.length];
         const namespace = `team-${(i % 17).toString().padStart(2, "0")}`;
-        entries.set(`/registry/${kind}/${namespace}/g${generation}-${i.toString().padStart(5, "0")}`, randomBytes(64 + (i % 900)).toString("base64"));
+        entries.set(`${DATA_PREFIX}${kind}/${namespace}/g${generation}-${i.toString().padStart(5, "0")}`, randomBytes(64 + (i % 900)).toString("base64"));
     }
     for (let i = 0; i < bigValues; i++) {
-        entries.set(`/registry/secrets/kube-system/g${generation}-blob-${i}`, randomBytes(150_000 + i * 60_000).toString("base64"));
+        entries.set(`${DATA_PREFIX}secrets/kube-system/g${generation}-blob-${i}`, randomBytes(150_000 + i * 60_000).toString("base64"));
     }
     return { entries };
 }
 
-/** What `etcdctl get --prefix /registry/` prints for these entries: key and value lines, in key order. */
+/** What `etcdctl get --prefix DATA_PREFIX` prints for these entries: key and value lines, in key order. */
 export function expectedDump(...sets: DataSet[]): { sha256: string; keys: number } {
     const all = new Map<string, string>();
     for (const set of sets) for (const [k, v] of set.entries) all.set(k, v);
@@ -71,7 +74,7 @@ export function loadDataSet(lab: LabAccess, data: DataSet): number {
 }
 
 export function dumpOf(lab: LabAccess, site: "primary" | "standby", node = "cp1"): { sha256: string; keys: number } {
-    const out = lab.ok(site, node, `${ETCDCTL} get --prefix /registry/ | sha256sum | cut -c1-64; ${ETCDCTL} get --prefix /registry/ --keys-only | sed '/^$/d' | wc -l`);
+    const out = lab.ok(site, node, `${ETCDCTL} get --prefix ${DATA_PREFIX} | sha256sum | cut -c1-64; ${ETCDCTL} get --prefix ${DATA_PREFIX} --keys-only | sed '/^$/d' | wc -l`);
     const [sha256, keys] = out.trim().split("\n");
     return { sha256, keys: Number(keys) };
 }

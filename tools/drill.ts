@@ -1,6 +1,7 @@
-// The DR drill, offline, on the local lab with the real Pulumi engine:
+// The DR drill, offline, on the lab's local cloud with the real Pulumi engine:
 //
-//   engine -> lab -> pulumi up lab-primary (backup timers) -> pulumi up lab-standby
+//   engine -> Kubernetes supply -> lab/cloud.sh up -> pulumi up lab-primary (a kubeadm site built
+//   from nothing, backup timers) -> pulumi up lab-standby (the same host names, the replica)
 //   -> data set on the primary -> a *scheduled* snapshot, replicated
 //   -> failover: restoreSnapshot=<id>, pulumi up -> verify byte for byte
 //   -> more data -> newer snapshot -> new id, pulumi up (the chain is replaced) -> verify
@@ -8,13 +9,14 @@
 //   -> one JSON summary line, last.
 //
 // `make drill` runs it; test/e2e runs the same steps with assertions. The lab stays up afterwards.
+// ETCD_DR_DRILL_TOPOLOGY (default 3+1) sets each site's control-plane nodes and workers.
 
 import { execFileSync } from "child_process";
 import * as path from "path";
 import { parseSnapshotId } from "../lib/snapshot";
 import { dumpOf, expectedDump, loadDataSet, makeDataSet, membership } from "./dataset";
-import { LabAccess, readLab, waitFor } from "./lab";
-import { STACKS, writeLabStacks } from "./labStacks";
+import { LabAccess, waitFor } from "./lab";
+import { hostNames, labFromStacks, LabTopology, parseTopology, readSupply, STACKS, writeLabStacks } from "./labStacks";
 import { engineEnv, Pulumi, ROOT } from "./pulumiCli";
 
 export { engineEnv, Pulumi, ROOT } from "./pulumiCli";
@@ -23,6 +25,7 @@ export { STACKS } from "./labStacks";
 export interface DrillOptions {
     keys: number;
     bigValues: number;
+    topology: LabTopology;
     log: (line: string) => void;
 }
 
@@ -34,7 +37,8 @@ export interface DrillSummary {
     rtoSeconds: { first: number; second: number };
     restorePhaseSeconds: { first: Record<string, number>; second: Record<string, number> };
     chainReplaced: number;
-    setupSeconds: { engine: number; lab: number; stacks: number };
+    topology: string;
+    setupSeconds: { engine: number; supply: number; cloud: number; primary: number; standby: number };
     driftPreview: "no changes";
     totalSeconds: number;
 }
@@ -42,7 +46,7 @@ export interface DrillSummary {
 /** The newest snapshot in the replica at or past a revision, as the standby's toolkit lists it. */
 export async function waitForSnapshot(lab: LabAccess, revision: number, timeoutMs: number): Promise<string> {
     return waitFor(`a scheduled snapshot at revision >= ${revision} in the replica`, timeoutMs, () => {
-        const run = lab.ssh("standby", "cp1", "etcd-dr list --json");
+        const run = lab.ssh("standby", lab.controlPlane("standby")[0].name, "etcd-dr list --json");
         if (run.status !== 0) return undefined;
         const found = (JSON.parse(run.stdout) as { id: string; revision: number }[]).find((s) => s.revision >= revision);
         return found?.id;
@@ -77,15 +81,15 @@ export function failover(pulumi: Pulumi, snapshotId: string): Failover {
     return { rtoSeconds, rpoSeconds: Math.round((started - created) / 1000), phaseSeconds: restore.phaseSeconds, upOutput };
 }
 
-export function verifyStandby(lab: LabAccess, expected: { sha256: string; keys: number }): void {
+export function verifyStandby(lab: LabAccess, expected: { sha256: string; keys: number }, controlPlane: string[]): void {
     const actual = dumpOf(lab, "standby");
     if (actual.sha256 !== expected.sha256 || actual.keys !== expected.keys) {
         throw new Error(`the standby's /registry/ differs from the data written: ${actual.keys} keys (sha256 ${actual.sha256}), expected ${expected.keys} (${expected.sha256})`);
     }
     const members = membership(lab, "standby");
     const wrong = members.filter((m) => m.peerUrl !== `https://${m.name}:2380`);
-    if (members.map((m) => m.name).join(",") !== "cp1,cp2,cp3" || wrong.length > 0) {
-        throw new Error(`the standby's members are ${JSON.stringify(members)}; expected cp1..cp3 with host-name peer URLs`);
+    if (members.map((m) => m.name).join(",") !== [...controlPlane].sort().join(",") || wrong.length > 0) {
+        throw new Error(`the standby's members are ${JSON.stringify(members)}; expected ${controlPlane.join(",")} with host-name peer URLs`);
     }
 }
 
@@ -104,18 +108,31 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     const engineSeconds = seconds(t);
 
     t = Date.now();
-    log("bringing a fresh lab up (two sites: cp1 cp2 cp3 w1 each)");
-    execFileSync(path.join(ROOT, "lab", "lab.sh"), ["down"], { stdio: ["ignore", "ignore", "inherit"] });
-    execFileSync(path.join(ROOT, "lab", "lab.sh"), ["up"], { stdio: ["ignore", "ignore", "inherit"] });
-    const labSeconds = seconds(t);
-    const lab = new LabAccess(readLab());
+    log("building or reusing the Kubernetes supply (packages and images of the lab's clusters)");
+    const supply = readSupply();
+    const supplySeconds = seconds(t);
 
     t = Date.now();
-    log("pulumi up lab-primary (toolkit and backup timers over SSH), then lab-standby");
-    writeLabStacks(lab.lab, pulumi);
+    log("a fresh local cloud: site networks, package repository, registry, object storage");
+    const cloud = path.join(ROOT, "lab", "cloud.sh");
+    execFileSync(cloud, ["down"], { stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync(cloud, ["up"], { stdio: ["ignore", "ignore", "inherit"] });
+    const cloudSeconds = seconds(t);
+
+    const names = hostNames(options.topology);
+    const topology = `${options.topology.controlPlane}+${options.topology.workers}`;
+    writeLabStacks(pulumi, { topology: options.topology, supply, clusterName: "drill" });
+    t = Date.now();
+    log(`pulumi up lab-primary: a ${topology} kubeadm site (${[...names.controlPlane, ...names.workers].join(" ")}) from nothing, backup timers`);
     pulumi.ok(["up", "--stack", STACKS.primary, "--yes", "--skip-preview"]);
+    const primarySeconds = seconds(t);
+    log(`lab-primary built in ${primarySeconds}s`);
+    t = Date.now();
+    log("pulumi up lab-standby: the same host names on the other network, the replica, the peering");
     pulumi.ok(["up", "--stack", STACKS.standby, "--yes", "--skip-preview"]);
-    const stacksSeconds = seconds(t);
+    const standbySeconds = seconds(t);
+    log(`lab-standby built in ${standbySeconds}s`);
+    const lab = new LabAccess(labFromStacks(pulumi));
 
     log(`writing data set 1 to the primary: ${options.keys} keys under /registry/ and ${options.bigValues} values of 150+ KiB`);
     const first = makeDataSet(1, options.keys, options.bigValues);
@@ -125,7 +142,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     const firstId = await waitForSnapshot(lab, firstRevision, 180_000);
     log(`failing over to ${firstId}`);
     const one = failover(pulumi, firstId);
-    verifyStandby(lab, expectedFirst);
+    verifyStandby(lab, expectedFirst, names.controlPlane);
     log(`standby restored from ${firstId}: ${expectedFirst.keys} keys verified in ${one.rtoSeconds}s`);
 
     const second = makeDataSet(2, Math.ceil(options.keys / 3), Math.max(1, Math.floor(options.bigValues / 2)));
@@ -136,10 +153,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     log(`failing over again, to ${secondId}: the restore chain is replaced`);
     const two = failover(pulumi, secondId);
     const replaced = replacedSteps(two.upOutput);
-    if (replaced.length < 13) {
+    const chainLength = names.controlPlane.length * 4 + 1 + names.controlPlane.length + names.workers.length + 1;
+    if (replaced.length < chainLength) {
         throw new Error(`pulumi up did not replace the restore chain (${replaced.length} steps replaced):\n${two.upOutput}`);
     }
-    verifyStandby(lab, expectedSecond);
+    verifyStandby(lab, expectedSecond, names.controlPlane);
     log(`standby restored from ${secondId}: ${expectedSecond.keys} keys verified; ${replaced.length} restore steps replaced`);
 
     log("pulumi preview --refresh --expect-no-changes on both stacks");
@@ -155,7 +173,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
         rtoSeconds: { first: one.rtoSeconds, second: two.rtoSeconds },
         restorePhaseSeconds: { first: one.phaseSeconds, second: two.phaseSeconds },
         chainReplaced: replaced.length,
-        setupSeconds: { engine: engineSeconds, lab: labSeconds, stacks: stacksSeconds },
+        topology,
+        setupSeconds: { engine: engineSeconds, supply: supplySeconds, cloud: cloudSeconds, primary: primarySeconds, standby: standbySeconds },
         driftPreview: "no changes",
         totalSeconds: seconds(begin),
     };
@@ -163,8 +182,10 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
 
 async function main(): Promise<void> {
     const keys = Number(process.env.ETCD_DR_DRILL_KEYS ?? 3000);
-    const summary = await runDrill({ keys, bigValues: 6, log: (line) => process.stdout.write(`drill: ${line}\n`) });
-    process.stdout.write("drill: done. The lab is still up: explore it with `npm run lab -- status`; tear it down with `make drill-down`.\n");
+    const topology = parseTopology(process.env.ETCD_DR_DRILL_TOPOLOGY ?? "3+1");
+    const summary = await runDrill({ keys, bigValues: 6, topology, log: (line) => process.stdout.write(`drill: ${line}\n`) });
+    process.stdout.write("drill: done. Both sites are still up: `pulumi stack output nodes --stack lab-standby` names them, "
+        + "`ssh -i /var/lib/etcd-dr-lab/keys/id_ed25519 ubuntu@<address>` reaches them; tear everything down with `make drill-down`.\n");
     process.stdout.write(`${JSON.stringify(summary)}\n`);
 }
 

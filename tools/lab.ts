@@ -1,7 +1,10 @@
-// Access to the running lab, from its lab.json, over SSH only (the drill and the tests use it).
-import { spawnSync } from "child_process";
+// Access to the lab's two sites as the drill and the tests reach them: over SSH as the instances'
+// login user (`ubuntu`), every command through `sudo -n`, as an operator on an OCI node would.
+// The sites are what the lab stacks built: their `nodes` outputs say which host is where.
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { shellQuote } from "../lib/shell";
 
 export const LAB_DIR = process.env.ETCD_DR_LAB_DIR ?? "/var/lib/etcd-dr-lab";
 /** The node toolkit exactly as a node receives it: node/etcd-dr with its node/lib parts assembled. */
@@ -14,22 +17,22 @@ export interface LabNode {
 }
 
 export interface Lab {
+    /** The private key the stacks' instances accept (its public half is in their config). */
     sshKey: string;
-    sshPublicKey: string;
-    cluster: string;
-    snapshotPrefix: string;
-    store: { primaryWriteUrl: string; standbyReadUrl: string; replicationLagSeconds: number; parExpiresAt: string };
-    sites: Record<"primary" | "standby", { bridge: string; hostAddress: string; nodes: LabNode[] }>;
+    user: string;
+    sites: Record<"primary" | "standby", { nodes: LabNode[] }>;
 }
 
 export type Site = keyof Lab["sites"];
 
-export function readLab(): Lab {
-    const file = path.join(LAB_DIR, "lab.json");
+/** The key pair the lab stacks log in with, made once per lab (lab/cloud.sh down removes it). */
+export function labKey(): { privateKeyFile: string; publicKey: string } {
+    const file = path.join(LAB_DIR, "keys", "id_ed25519");
     if (!fs.existsSync(file)) {
-        throw new Error(`${file} is missing: bring the lab up first (npm run lab -- up)`);
+        fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+        execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "etcd-dr-lab", "-f", file]);
     }
-    return JSON.parse(fs.readFileSync(file, "utf8")) as Lab;
+    return { privateKeyFile: file, publicKey: fs.readFileSync(`${file}.pub`, "utf8").trim() };
 }
 
 export interface Run {
@@ -40,10 +43,12 @@ export interface Run {
 
 export class LabAccess {
     /** etcdctl against a node's own etcd, with kubeadm's certificate paths. */
-    static readonly ETCDCTL = "ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt " +
+    static readonly ETCDCTL = "etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt " +
         "--cert=/etc/kubernetes/pki/etcd/server.crt --key=/etc/kubernetes/pki/etcd/server.key";
+    /** kubectl as the cluster's admin, on a control-plane node. */
+    static readonly KUBECTL = "kubectl --kubeconfig /etc/kubernetes/admin.conf";
 
-    constructor(readonly lab: Lab = readLab()) {}
+    constructor(readonly lab: Lab) {}
 
     node(site: Site, name: string): LabNode {
         const node = this.lab.sites[site].nodes.find((n) => n.name === name);
@@ -55,11 +60,13 @@ export class LabAccess {
         return this.lab.sites[site].nodes.filter((n) => n.role === "control-plane");
     }
 
+    /** Runs `command` as root on the node (bash, through sudo); never throws for its exit status. */
     ssh(site: Site, name: string, command: string, input?: string | Buffer): Run {
         const node = this.node(site, name);
         const result = spawnSync("ssh", [
-            "-i", this.lab.sshKey, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", `root@${node.address}`, command,
+            "-i", this.lab.sshKey, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5",
+            `${this.lab.user}@${node.address}`, `sudo -n /bin/bash -c ${shellQuote(command)}`,
         ], { input, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
         if (result.error) throw result.error;
         return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
@@ -76,6 +83,10 @@ export class LabAccess {
 
     etcdctl(site: Site, name: string, args: string, input?: string | Buffer): string {
         return this.ok(site, name, `${LabAccess.ETCDCTL} ${args}`, input);
+    }
+
+    kubectl(site: Site, args: string, input?: string | Buffer): string {
+        return this.ok(site, this.controlPlane(site)[0].name, `${LabAccess.KUBECTL} ${args}`, input);
     }
 }
 

@@ -1,58 +1,111 @@
-// The drill's two stacks, written from the running lab: Pulumi.lab-primary.yaml and
-// Pulumi.lab-standby.yaml with the lab's nodes, store URLs and SSH key.
+// The drill's two stacks on the `lab` platform: Pulumi.lab-primary.yaml and Pulumi.lab-standby.yaml.
+// Both sites are built from nothing by `pulumi up` in the lab's local cloud (lab/cloud.sh), as
+// kubeadm clusters of the Kubernetes supply (supply/build.sh), with the same host names.
 
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
-import { Lab } from "./lab";
+import { LAB_SERVICE_ADDRESS } from "../components/lab/cloud";
+import { Lab, LabNode, labKey } from "./lab";
 import { Pulumi, ROOT } from "./pulumiCli";
 
 export const STACKS = { primary: "lab-primary", standby: "lab-standby" } as const;
 
-function labNodes(lab: Lab, site: "primary" | "standby") {
-    return lab.sites[site].nodes.map((n) => ({ name: n.name, address: n.address, role: n.role }));
+/** What supply/build.sh made, as its supply.json says. */
+export interface Supply {
+    kubernetesVersion: string;
+    etcdVersion: string;
+    registryPath: string;
+    images: string[];
+    busyboxTag: string;
 }
 
-/** Pulumi.lab-*.yaml: the lab's topology; the store URLs and the SSH key are set as secrets. */
-export function writeLabStacks(lab: Lab, pulumi: Pulumi): void {
-    const controlPlane = lab.sites.primary.nodes.filter((n) => n.role === "control-plane").map((n) => n.name);
-    const workers = lab.sites.primary.nodes.filter((n) => n.role === "worker").map((n) => n.name);
+/** Builds the Kubernetes supply or finds it cached (seconds when cached); its description. */
+export function readSupply(): Supply {
+    const dir = execFileSync(path.join(ROOT, "supply", "build.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+    return JSON.parse(fs.readFileSync(path.join(dir, "supply.json"), "utf8")) as Supply;
+}
+
+/** etcd-dr:cluster for a lab site: the supply's versions, from the lab's repository and registry. */
+export function labClusterConfig(supply: Supply): Record<string, string> {
+    return {
+        kubernetesVersion: supply.kubernetesVersion.replace(/^v/, ""),
+        etcdVersion: supply.etcdVersion.replace(/^v/, ""),
+        cni: "flannel",
+        kubernetesPackageRepo: `http://${LAB_SERVICE_ADDRESS}:8080/core:/stable:`,
+        cniManifestUrl: `http://${LAB_SERVICE_ADDRESS}:8080/cni/kube-flannel.yml`,
+        imageRepository: `${LAB_SERVICE_ADDRESS}:5000/${supply.registryPath}`,
+    };
+}
+
+export interface LabTopology {
+    controlPlane: number;
+    workers: number;
+}
+
+/** "3+1" is three control-plane nodes and one worker; 1, 3 or 5 control-plane nodes (etcd quorum). */
+export function parseTopology(text: string): LabTopology {
+    const match = /^([135])\+(\d)$/.exec(text.trim());
+    if (!match) {
+        throw new Error(`topology '${text}' is not <control-plane>+<workers> with 1, 3 or 5 control-plane nodes and 0-9 workers, e.g. 3+1`);
+    }
+    return { controlPlane: Number(match[1]), workers: Number(match[2]) };
+}
+
+export function hostNames(topology: LabTopology): { controlPlane: string[]; workers: string[] } {
+    const names = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
+    return { controlPlane: names("cp", topology.controlPlane), workers: names("w", topology.workers) };
+}
+
+export interface LabStacksOptions {
+    topology: LabTopology;
+    supply: Supply;
+    clusterName: string;
+}
+
+/** The stacks' config files, then fresh stacks (a previous drill's state describes instances that are gone). */
+export function writeLabStacks(pulumi: Pulumi, options: LabStacksOptions): void {
+    const key = labKey();
+    const expires = new Date(Date.now() + 365 * 86_400_000).toISOString().replace(/\.\d+Z$/, "Z");
     const common = {
-        "etcd-dr:platform": "existing",
-        "etcd-dr:sshUser": "root",
+        "etcd-dr:platform": "lab",
+        "etcd-dr:sshPublicKey": key.publicKey,
         "etcd-dr:kubernetesApi": "false",
-        "etcd-dr:snapshots": { prefix: lab.snapshotPrefix, parExpiresAt: lab.store.parExpiresAt },
+        "etcd-dr:snapshots": { prefix: "etcd", parExpiresAt: expires },
     };
     const files: Record<string, Record<string, unknown>> = {
         [STACKS.primary]: {
             ...common,
             "etcd-dr:role": "primary",
-            "etcd-dr:nodes": labNodes(lab, "primary"),
-            "etcd-dr:topology": { clusterName: lab.cluster, controlPlane, workers },
-            // The lab runs Debian's etcd; a real site runs the version its kubeadm pins.
-            "etcd-dr:cluster": { kubernetesVersion: "1.31.4", etcdVersion: "3.4.23" },
+            "etcd-dr:topology": { clusterName: options.clusterName, ...hostNames(options.topology) },
+            "etcd-dr:cluster": labClusterConfig(options.supply),
+            // A snapshot every 15 s, so the drill's RPO is measured in seconds, not minutes.
             "etcd-dr:backup": { onCalendar: "*:*:0/15", randomizedDelaySec: 1, compression: "gzip" },
         },
         [STACKS.standby]: {
             ...common,
             "etcd-dr:role": "standby",
             "etcd-dr:peerStack": STACKS.primary,
-            "etcd-dr:nodes": labNodes(lab, "standby"),
         },
     };
     for (const [stack, config] of Object.entries(files)) {
-        const header = `# Generated by the drill from ${path.join(process.env.ETCD_DR_LAB_DIR ?? "/var/lib/etcd-dr-lab", "lab.json")}: the running lab's nodes.\n`;
+        const header = "# Generated by the drill (tools/labStacks.ts): a site of the lab's local cloud.\n";
         fs.writeFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), header + yaml.dump({ config }));
         if (pulumi.run(["stack", "select", stack]).status === 0) {
-            // A previous drill's state describes a lab that no longer exists.
             pulumi.ok(["stack", "rm", stack, "--force", "--yes", "--preserve-config"]);
         }
         pulumi.ok(["stack", "init", stack]);
+        pulumi.ok(["config", "set", "--stack", stack, "--secret", "sshPrivateKey"], fs.readFileSync(key.privateKeyFile, "utf8"));
     }
-    const key = fs.readFileSync(lab.sshKey, "utf8");
-    pulumi.ok(["config", "set", "--stack", STACKS.primary, "--secret", "sshPrivateKey"], key);
-    pulumi.ok(["config", "set", "--stack", STACKS.standby, "--secret", "sshPrivateKey"], key);
-    pulumi.ok(["config", "set", "--stack", STACKS.primary, "--secret", "storeWriteUrl", lab.store.primaryWriteUrl]);
-    pulumi.ok(["config", "set", "--stack", STACKS.standby, "--secret", "storeReadUrl", lab.store.standbyReadUrl]);
 }
 
+/** The two sites as the stacks built them (their `nodes` outputs). */
+export function labFromStacks(pulumi: Pulumi): Lab {
+    const nodes = (stack: string) => pulumi.outputs(stack).nodes as LabNode[];
+    return {
+        sshKey: labKey().privateKeyFile,
+        user: "ubuntu",
+        sites: { primary: { nodes: nodes(STACKS.primary) }, standby: { nodes: nodes(STACKS.standby) } },
+    };
+}

@@ -21,6 +21,6 @@ export function labGateway(site: LabSiteName): string {
 }
 
 /** A lab tool, run from the checkout's root (the commands' `dir`). */
-export function labCommand(tool: "instance.sh" | "cloud.sh"): string {
+export function labCommand(tool: "instance.sh" | "cloud.sh" | "store.sh"): string {
     return `lab/${tool}`;
 }

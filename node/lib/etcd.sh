@@ -68,7 +68,7 @@ require_etcd_tools() {
 
 # reads: ETCD_ENDPOINT, ETCD_CA, ETCD_CERT, ETCD_KEY (discover_etcd)
 etcdctl_local() {
-    ETCDCTL_API=3 etcdctl --endpoints="$ETCD_ENDPOINT" --cacert="$ETCD_CA" --cert="$ETCD_CERT" --key="$ETCD_KEY" \
+    etcdctl --endpoints="$ETCD_ENDPOINT" --cacert="$ETCD_CA" --cert="$ETCD_CERT" --key="$ETCD_KEY" \
         --command-timeout=30s "$@"
 }
 
@@ -94,7 +94,7 @@ snapshot_status() {
     if command -v etcdutl >/dev/null 2>&1; then
         out="$(etcdutl snapshot status "$file" -w fields)" || return 1
     else
-        out="$(ETCDCTL_API=3 etcdctl snapshot status "$file" -w fields 2>/dev/null)" || return 1
+        out="$(etcdctl snapshot status "$file" -w fields 2>/dev/null)" || return 1
     fi
     SNAP_REVISION="$(field Revision <<<"$out")"
     # shellcheck disable=SC2034  # read by write_manifest (manifest.sh)

@@ -5,13 +5,14 @@
 import * as path from "path";
 import { labSiteCidr } from "../../components/lab/cloud";
 import { LabSite } from "../../components/lab/site";
+import { LabSnapshotStore } from "../../components/lab/snapshotStore";
 import { BootstrapCheck } from "../../components/k8s/bootstrapCheck";
 import { NodeConnection } from "../../lib/connection";
 import { ed25519HostKey } from "../../lib/hostKeys";
 import { controlPlaneOf, workersOf } from "../../lib/hosts";
 import { SiteConfig } from "../config";
 import { PrimaryView } from "../contract";
-import { BuiltSite, configuredStore, PlatformAdapter, SiteContext } from "./platform";
+import { BuiltSite, isActiveSite, PlatformAdapter, SiteContext } from "./platform";
 
 /** The checkout this program runs from: its lab/ tools are the local cloud's API. */
 const LAB_ROOT = path.resolve(__dirname, "..", "..");
@@ -52,16 +53,34 @@ export const labPlatform: PlatformAdapter = {
             hostKey: site.instances.hostKeys[h.name].apply((knownHosts) => ed25519HostKey(knownHosts, `${h.name}'s host keys`)),
             readyAfter: [site.instances.instances[h.name]],
         }));
+        const store = new LabSnapshotStore(`${config.stack}-snapshots`, {
+            clusterName: spec.topology.clusterName,
+            stack: config.stack,
+            region: config.region,
+            nodeAccess: [
+                ...(isActiveSite(config) ? ["backup-write" as const] : []),
+                ...(config.role === "standby" ? ["restore-read" as const] : []),
+            ],
+            prefix: config.snapshots.prefix,
+            retentionDays: config.snapshots.retentionDays,
+            parExpiresAt: config.snapshots.parExpiresAt,
+            // A promoted standby's bucket replicates from nothing: it is the active site's now.
+            replicateFrom: primary?.lab && !config.promote ? { bucket: primary.lab.bucket, region: primary.lab.region } : undefined,
+            promote: config.promote,
+            labRoot: LAB_ROOT,
+        }, { parent: site });
         const bootstrap = new BootstrapCheck(`${config.stack}-bootstrap`, { nodes: created }, { parent: site });
         const nodes = created.map((n) => bootstrap.ready(n));
         return {
             controlPlane: controlPlaneOf(nodes),
             workers: workersOf(nodes),
-            ...configuredStore(config),
+            writeUrl: store.writeUrl,
+            readUrl: store.readUrl,
+            storeWritable: store.madeWritable ? [store.madeWritable] : undefined,
             apiEndpoint: site.hosts[0].ip,
             nodes: site.hosts.map((h) => ({ name: h.name, role: h.role, address: h.ip })),
             outputs: {
-                lab: { site: lab.site, cidr: labSiteCidr(lab.site), hostKeys: site.instances.hostKeys },
+                lab: { site: lab.site, cidr: labSiteCidr(lab.site), hostKeys: site.instances.hostKeys, bucket: store.bucket, region: config.region },
             },
         };
     },
