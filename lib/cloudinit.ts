@@ -41,9 +41,28 @@ export interface NodeBootstrap {
     siteHosts: SiteHost[];
     /** The address the API alias points at: the site's API front end, else its first control-plane node. */
     apiAddress: string;
-    bootstrapToken: string;
-    certificateKey: string;
+    /**
+     * Join credentials baked into the user data. Absent where Pulumi joins the nodes over SSH with
+     * credentials minted at join time (F10): then no user data carries a secret.
+     */
+    bootstrapToken?: string;
+    certificateKey?: string;
 }
+
+/** What a node joins with, minted on a live control-plane node minutes before the join. */
+export interface JoinCredentials {
+    token: string;
+    /** "sha256:<hex>" of the cluster CA's public key: the joining node trusts only that CA. */
+    caCertHash: string;
+    /** Control-plane joins: decrypts the certificates `kubeadm init phase upload-certs` uploaded. */
+    certificateKey?: string;
+}
+
+/**
+ * The token `kubeadm init` makes when the user data brings none: nothing uses it (every join gets
+ * a fresh one), so it lives only as long as a first boot may need to reach the CNI step.
+ */
+export const INIT_TOKEN_TTL = "1h0m0s";
 
 /** kubeadm's config API: v1beta4 from Kubernetes 1.31 on, v1beta3 before. */
 export function kubeadmApiVersion(kubernetesVersion: string): string {
@@ -92,38 +111,73 @@ function renderNodeConfiguration(spec: MirroredSpec, node: NodeBootstrap, platfo
         ...(platform.ignorePreflightErrors?.length ? { ignorePreflightErrors: platform.ignorePreflightErrors } : {}),
     };
     if (node.role === "init") {
+        const withCredentials = node.bootstrapToken !== undefined;
         return yaml.dump(
             {
                 apiVersion,
                 kind: "InitConfiguration",
-                bootstrapTokens: [{ token: node.bootstrapToken, ttl: "24h0m0s", groups: ["system:bootstrappers:kubeadm:default-node-token"] }],
-                certificateKey: node.certificateKey,
+                bootstrapTokens: withCredentials
+                    ? [{ token: node.bootstrapToken, ttl: "24h0m0s", groups: ["system:bootstrappers:kubeadm:default-node-token"] }]
+                    : [{ ttl: INIT_TOKEN_TTL, groups: ["system:bootstrappers:kubeadm:default-node-token"] }],
+                ...(node.certificateKey !== undefined ? { certificateKey: node.certificateKey } : {}),
                 localAPIEndpoint: { advertiseAddress: node.host.ip, bindPort: 6443 },
                 nodeRegistration,
             },
             { lineWidth: -1 },
         );
     }
+    return renderJoinDocument(spec, node.host, node.role, platform, {
+        bootstrapToken: {
+            apiServerEndpoint: `${spec.topology.apiAlias}:6443`,
+            token: node.bootstrapToken,
+            // The CA does not exist before cp1's kubeadm init; the token and the private VCN stand in for the CA pin.
+            unsafeSkipCAVerification: true,
+        },
+    }, node.certificateKey);
+}
+
+function renderJoinDocument(
+    spec: MirroredSpec,
+    host: SiteHost,
+    role: BootstrapRole,
+    platform: NodePlatformSettings,
+    discovery: Record<string, unknown>,
+    certificateKey?: string,
+): string {
+    const apiVersion = kubeadmApiVersion(spec.cluster.kubernetesVersion);
+    const nodeRegistration = {
+        name: host.name,
+        criSocket: "unix:///run/containerd/containerd.sock",
+        ...(platform.ignorePreflightErrors?.length ? { ignorePreflightErrors: platform.ignorePreflightErrors } : {}),
+    };
     const join: Record<string, unknown> = {
         apiVersion,
         kind: "JoinConfiguration",
-        discovery: {
-            bootstrapToken: {
-                apiServerEndpoint: `${spec.topology.apiAlias}:6443`,
-                token: node.bootstrapToken,
-                // The CA does not exist before cp1's kubeadm init; the token and the private VCN stand in for the CA pin.
-                unsafeSkipCAVerification: true,
-            },
-        },
+        discovery,
         nodeRegistration,
     };
-    if (node.role === "join-control-plane") {
+    if (role !== "join-worker") {
         join.controlPlane = {
-            certificateKey: node.certificateKey,
-            localAPIEndpoint: { advertiseAddress: node.host.ip, bindPort: 6443 },
+            certificateKey,
+            localAPIEndpoint: { advertiseAddress: host.ip, bindPort: 6443 },
         };
     }
     return yaml.dump(join, { lineWidth: -1 });
+}
+
+/**
+ * The JoinConfiguration Pulumi hands a node over SSH (`kube-bootstrap join` reads it on stdin): a
+ * short-lived token, and the cluster CA pinned by the hash of its public key instead of trusted on
+ * first use. `role` is how the node joins: a replaced first control-plane node joins as one too.
+ */
+export function renderJoinConfiguration(spec: MirroredSpec, host: SiteHost, role: BootstrapRole, platform: NodePlatformSettings, credentials: JoinCredentials): string {
+    return renderJoinDocument(spec, host, role, platform, {
+        bootstrapToken: {
+            apiServerEndpoint: `${spec.topology.apiAlias}:6443`,
+            token: credentials.token,
+            caCertHashes: [credentials.caCertHash],
+        },
+    }, credentials.certificateKey);
 }
 
 /** /etc/hosts lines: every node of the site by short name, and the API alias on the local control plane. */
@@ -154,7 +208,9 @@ function renderBootstrapEnv(cluster: ClusterSpec, apiAlias: string, role: Bootst
 
 /** The complete #cloud-config document for one node. `bootstrapScript` is node/kube-bootstrap.sh. */
 export function renderCloudInit(spec: MirroredSpec, node: NodeBootstrap, platform: NodePlatformSettings, bootstrapScript: string): string {
-    const documents = [renderClusterConfiguration(spec), renderNodeConfiguration(spec, node, platform)];
+    // Without join credentials a joining node's first boot only prepares it: Pulumi joins it later.
+    const joinsAtBoot = node.role === "init" || node.bootstrapToken !== undefined;
+    const documents = [renderClusterConfiguration(spec), ...(joinsAtBoot ? [renderNodeConfiguration(spec, node, platform)] : [])];
     if (node.role === "init") documents.push(...renderComponentConfigurations(platform));
     const kubeadmConfig = documents.join("---\n");
     const document = {

@@ -8,6 +8,9 @@ export interface BootstrapCheckArgs {
     nodes: NodeConnection[];
 }
 
+/** Left by kube-bootstrap when the node's first boot prepared it and Pulumi joins it over SSH. */
+export const AWAITING_JOIN_MARKER = "/var/lib/etcd-dr/awaiting-join";
+
 /** Longest wait for one node's first boot (packages, kubeadm, joins); OCI takes 5-15 minutes. */
 export const BOOTSTRAP_TIMEOUT_SECONDS = 1800;
 
@@ -22,14 +25,17 @@ export function bootstrapCheckScript(node: { name: string; role: string }): stri
         `timeout ${BOOTSTRAP_TIMEOUT_SECONDS} cloud-init status --wait >/dev/null 2>&1 || true`,
         `status="$(cloud-init status 2>/dev/null | sed -n 's/^status: //p')"`,
         `missing=""`,
-        `for file in ${wanted}; do [ -s "$file" ] || missing="$missing $file"; done`,
+        // A node that left its join to Pulumi (no credentials in its user data) is prepared, not joined yet.
+        `if [ ! -f ${AWAITING_JOIN_MARKER} ]; then`,
+        `  for file in ${wanted}; do [ -s "$file" ] || missing="$missing $file"; done`,
+        `fi`,
         // A bootstrap that failed after kubeadm wrote its files (a half-done control-plane join) is a failure too.
-        `if [ "$status" != done ] || [ -n "$missing" ]; then`,
+        `if [ "$status" != "done" ] || [ -n "$missing" ]; then`,
         `  reason="$(grep -E 'kube-bootstrap: ERROR|error execution phase' /var/log/cloud-init-output.log 2>/dev/null | tail -n1)"`,
         `  echo "etcd-dr: ERROR: ${node.name} did not finish its kubeadm bootstrap (cloud-init: \${status:-unknown}\${missing:+; missing$missing}): \${reason:-see /var/log/cloud-init-output.log on the node}" >&2`,
         `  exit 1`,
         `fi`,
-        `echo "bootstrap done (cloud-init: $status)"`,
+        `if [ -f ${AWAITING_JOIN_MARKER} ]; then echo "prepared, awaiting its join (cloud-init: $status): $(cat ${AWAITING_JOIN_MARKER})"; else echo "bootstrap done (cloud-init: $status)"; fi`,
     ].join("\n");
     return resultCommand("bootstrap", node.name, script);
 }

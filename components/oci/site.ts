@@ -80,6 +80,8 @@ export class OciSite extends pulumi.ComponentResource {
     readonly store: SnapshotStore;
     readonly nodes: Nodes;
     readonly apiFrontEnd: ApiFrontEnd;
+    /** The kubeadm bootstrap: user data without secrets; the nodes are joined over SSH. */
+    readonly kubeadm: ClusterBootstrap;
     readonly hosts: PlannedHost[];
     readonly nodeOutputs: NodeOutput[];
     readonly peerVcnCidr: string;
@@ -152,12 +154,16 @@ export class OciSite extends pulumi.ComponentResource {
             address: apiFrontEndAddress(subnets),
             controlPlane: this.hosts.filter((h) => h.role === "control-plane"),
         }, child);
+        // Instance metadata is readable by every process on a node (and through the API by whoever
+        // may read the instance): it carries no join credentials (F10).
         const bootstrap = new ClusterBootstrap(`${name}-kubeadm`, {
             spec,
             hosts: this.hosts,
             platform: { siteCidr: config.vcnCidr },
             apiAddress: this.apiFrontEnd.address,
+            joinOverSsh: true,
         }, child);
+        this.kubeadm = bootstrap;
 
         this.nodes = new Nodes(`${name}-nodes`, {
             compartmentId: config.compartmentId,

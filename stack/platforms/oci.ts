@@ -3,6 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { BootstrapCheck } from "../../components/k8s/bootstrapCheck";
+import { ClusterJoin } from "../../components/k8s/clusterJoin";
 import { OciSite } from "../../components/oci/site";
 import { cidrTextsOverlap } from "../../lib/cidr";
 import { NodeConnection } from "../../lib/connection";
@@ -93,7 +94,15 @@ export const ociPlatform: PlatformAdapter = {
             readyAfter: [site.nodes.instances[h.name]],
         }));
         const bootstrap = new BootstrapCheck(`${config.stack}-bootstrap`, { nodes: created }, { parent: site });
-        const nodes = created.map((n) => bootstrap.ready(n));
+        const prepared = created.map((n) => bootstrap.ready(n));
+        // Joins with credentials minted at join time; a replaced instance is joined again (F10, F16).
+        const joined = new ClusterJoin(`${config.stack}-join`, {
+            nodes: prepared,
+            bootstrap: site.kubeadm,
+            addresses: Object.fromEntries(site.hosts.map((h) => [h.name, h.ip])),
+            generations: Object.fromEntries(site.hosts.map((h) => [h.name, site.nodes.instances[h.name].id])),
+        }, { parent: site });
+        const nodes = prepared.map((n) => joined.ready(n));
         return {
             controlPlane: controlPlaneOf(nodes),
             workers: workersOf(nodes),

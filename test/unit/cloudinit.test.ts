@@ -55,8 +55,8 @@ describe("cloud-init and kubeadm rendering", () => {
         const join = yaml.load(documents[1][1]) as Record<string, any>;
         assert.strictEqual(join.kind, "JoinConfiguration");
         assert.match(join.discovery.bootstrapToken.token, /^[a-z0-9]{6}\.[a-z0-9]{16}$/);
-        assert.strictEqual(join.discovery.bootstrapToken.token, await promiseOf(sites[1].bootstrapToken));
-        assert.strictEqual(join.controlPlane.certificateKey, await promiseOf(sites[1].certificateKey));
+        assert.strictEqual(join.discovery.bootstrapToken.token, await promiseOf(sites[1].bootstrapToken as pulumi.Output<string>));
+        assert.strictEqual(join.controlPlane.certificateKey, await promiseOf(sites[1].certificateKey as pulumi.Output<string>));
         assert.match(join.controlPlane.certificateKey, /^[0-9a-f]{64}$/);
         assert.strictEqual(join.nodeRegistration.name, "cp2");
         assert.strictEqual(join.controlPlane.localAPIEndpoint.advertiseAddress, "10.20.0.11");
