@@ -37,7 +37,7 @@ typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
 lint: deps
-	shellcheck -x .ci/run scripts/*.sh node/*.sh node/etcd-dr node/lib/*.sh lab/*.sh lab/kubelet-standin lab/instance/nspawn-k8s-fixups supply/*.sh bench/*.sh
+	shellcheck -x .ci/run scripts/*.sh node/*.sh node/etcd-dr node/lib/*.sh lab/*.sh lab/instance/nspawn-k8s-fixups supply/*.sh bench/*.sh
 	cd lab/objstore && PATH="/usr/local/go/bin:$$PATH" go vet ./... && PATH="/usr/local/go/bin:$$PATH" go test -count=1 ./...
 
 test-unit: deps
@@ -46,30 +46,29 @@ test-unit: deps
 test-engine: engine
 	source scripts/engine-env.sh && $(MOCHA) 'test/integration/engine-smoke.test.ts'
 
-lab-up: deps
-	lab/lab.sh up
+lab-up: deps k8s-supply
+	lab/cloud.sh up
 
 lab-down:
-	lab/lab.sh down
+	lab/cloud.sh down
 
-# The lab comes up for these tests and goes down after them, whether they pass or not.
+# Each suite brings the local cloud up and takes it down after it, whether it passes or not.
 test-lab: engine k8s-supply
-	lab/lab.sh up
-	status=0; $(MOCHA) 'test/integration/lab-toolkit.test.ts' || status=$$?; lab/lab.sh down; exit $$status
-	status=0; $(MOCHA) 'test/integration/lab-instance.test.ts' || status=$$?; lab/lab.sh down; exit $$status
-	status=0; $(MOCHA) 'test/integration/lab-site.test.ts' || status=$$?; lab/lab.sh down; exit $$status
+	status=0; $(MOCHA) 'test/integration/lab-instance.test.ts' || status=$$?; lab/cloud.sh down; exit $$status
+	status=0; $(MOCHA) 'test/integration/lab-site.test.ts' || status=$$?; lab/cloud.sh down; exit $$status
+	status=0; $(MOCHA) 'test/integration/lab-toolkit.test.ts' || status=$$?; lab/cloud.sh down; exit $$status
 
 # The drill, with assertions, then drift, destroy and the lab's down.
-test-e2e: engine
+test-e2e: engine k8s-supply
 	$(MOCHA) 'test/e2e/**/*.test.ts'
 
-drill: engine
+drill: engine k8s-supply
 	npx ts-node --transpile-only tools/drill.ts
 
 drill-down:
 	source scripts/engine-env.sh && for stack in lab-standby lab-primary; do \
 		pulumi stack rm "$$stack" --force --yes --non-interactive 2>/dev/null || true; done
-	lab/lab.sh down
+	lab/cloud.sh down
 
 test: typecheck lint test-unit test-engine test-supply test-lab test-e2e
 	@echo "make test: all layers passed"

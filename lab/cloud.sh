@@ -112,7 +112,8 @@ cloud_down() {
     "$CLOUD_LAB/instance.sh" down-all
     "$CLOUD_ROOT/supply/serve.sh" stop >/dev/null || true
     "$CLOUD_LAB/store.sh" stop
-    rm -rf "$INSTANCE_LAB_DIR/store"
+    # The store's data and the lab stacks' key pair (tools/lab.ts) go with the cloud.
+    rm -rf "$INSTANCE_LAB_DIR/store" "$INSTANCE_LAB_DIR/keys"
     ip link del "$SERVICE_BRIDGE" 2>/dev/null || true
     cloud_log "down in $((SECONDS - started))s"
 }

@@ -158,7 +158,7 @@ take_lock() {
     flock "$INSTANCE_LOCK"
 }
 
-# As lab.sh's ensure_bridge; a bridge made here is noted so that down-all may remove it.
+# A site's bridge; a bridge made here is noted so that down-all may remove it.
 ensure_bridge() {
     local site=$1 br
     br="$(site_bridge "$site")"
@@ -415,7 +415,7 @@ validate_create() {
     fi
 }
 
-# Called with the lock held: what another instance or the pre-built lab already uses.
+# Called with the lock held: what another instance already uses.
 check_free() {
     local dir ip="${address%/*}" stale=()
     [[ ! -e "$(instance_dir "$site" "$name")" ]] ||
@@ -427,9 +427,6 @@ check_free() {
     mapfile -t stale < <(lab_cgroup_dirs "$(machine_name "$site" "$name")")
     [[ ${#stale[@]} -eq 0 || -z "$(cgroup_members "${stale[@]}")" ]] ||
         invalid "processes of an earlier $name on $site are still running; run \`lab/instance.sh down-all\` first"
-    if [[ -f "$INSTANCE_LAB_DIR/lab.json" ]] && grep -q "\"address\": \"$ip\"" "$INSTANCE_LAB_DIR/lab.json"; then
-        invalid "--address $ip is taken by a pre-built node of the lab (lab/lab.sh up); use another address or run lab/lab.sh down"
-    fi
     return 0
 }
 
