@@ -4,7 +4,7 @@
 
 import { createDecipheriv, createHash, pbkdf2Sync } from "crypto";
 import { gunzipSync } from "zlib";
-import { manifestProblems, SnapshotManifest } from "./snapshot";
+import { manifestAuthentic, manifestProblems, SnapshotManifest } from "./snapshot";
 import { Fetch, groupSnapshots, listObjects, missingObjects, SnapshotEntry } from "./store";
 
 /** The toolkit's `openssl enc -aes-256-cbc -pbkdf2 -iter 100000 -salt` format: "Salted__", salt, ciphertext. */
@@ -84,6 +84,14 @@ export async function verifySnapshot(
     }
     const problems = manifestProblems(manifest, id);
     if (problems.length > 0) return { problem: problems.join("; "), manifest };
+    // With the stack's key, only what that key authenticated counts, as on the nodes (review #1):
+    // anyone with the write PAR can upload a complete, self-consistent snapshot of their own.
+    if (encryptionKey !== undefined) {
+        if (!manifestAuthentic(manifestResponse.body.toString("utf8"), encryptionKey)) {
+            return { problem: "manifest.json is not authenticated with this stack's key (forged, altered, or made with another key)", manifest };
+        }
+        if (manifest.encryption === "none") return { problem: "not encrypted, and this stack has a key", manifest };
+    }
     for (const object of manifest.objects) {
         const response = await fetchBytes(`${readUrl}${dir}${object.name}`);
         if (response.status !== 200) return { problem: `${object.name} unreadable (HTTP ${response.status})`, manifest };

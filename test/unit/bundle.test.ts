@@ -7,6 +7,7 @@ import * as path from "path";
 import { gzipSync } from "zlib";
 import { decryptOpenssl, verifySnapshot } from "../../lib/bundle";
 import { groupSnapshots, listObjects } from "../../lib/store";
+import { signManifest } from "../../lib/snapshot";
 import { sampleManifest } from "./snapshot.test";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -71,13 +72,28 @@ describe("snapshot bundles read from the store", () => {
             const name = url.split("/").pop() as string;
             return files[name] ? { status: 200, body: files[name] } : { status: 404, body: Buffer.alloc(0) };
         };
-        const files = { "manifest.json": Buffer.from(JSON.stringify(manifest)), "snapshot.db.gz.enc": snapshot, "pki.tar.gz.enc": pki };
+        const manifestText = (m: object, key?: string) => {
+            const text = `${JSON.stringify(m, null, 2)}\n`;
+            return Buffer.from(key ? signManifest(text, key) : text);
+        };
+        const files = { "manifest.json": manifestText(manifest, "k3y"), "snapshot.db.gz.enc": snapshot, "pki.tar.gz.enc": pki };
         const dir = "etcd/lab/20261121T170053Z-r3/";
         assert.strictEqual((await verifySnapshot("u/", dir, manifest.id, "k3y", store(files))).problem, undefined);
-        assert.strictEqual((await verifySnapshot("u/", dir, manifest.id, "wrong", store(files))).problem, "does not decrypt with this stack's key");
+        const unauthenticated = "manifest.json is not authenticated with this stack's key (forged, altered, or made with another key)";
+        assert.strictEqual((await verifySnapshot("u/", dir, manifest.id, "wrong", store(files))).problem, unauthenticated);
+        // review #1: an unsigned manifest, one signed with another key, and a signed plaintext one.
+        assert.strictEqual((await verifySnapshot("u/", dir, manifest.id, "k3y", store({ ...files, "manifest.json": manifestText(manifest) }))).problem, unauthenticated);
+        assert.strictEqual((await verifySnapshot("u/", dir, manifest.id, "k3y", store({ ...files, "manifest.json": manifestText(manifest, "attacker") }))).problem, unauthenticated);
+        const plain = { ...manifest, encryption: "none", objects: [{ ...manifest.objects[0], name: "snapshot.db.gz" }, { ...manifest.objects[1], name: "pki.tar.gz" }] };
+        assert.strictEqual((await verifySnapshot("u/", dir, manifest.id, "k3y", store({ ...files, "manifest.json": manifestText(plain, "k3y") }))).problem, "not encrypted, and this stack has a key");
+        // Without a key nothing can be authenticated; the digests and decoding are still checked.
+        assert.strictEqual((await verifySnapshot("u/", dir, manifest.id, undefined, store(files))).problem, "encrypted, and no key to check it with");
         const corrupt = Buffer.from(snapshot);
         corrupt[40] ^= 1;
         assert.strictEqual((await verifySnapshot("u/", dir, manifest.id, "k3y", store({ ...files, "snapshot.db.gz.enc": corrupt }))).problem, "snapshot.db.gz.enc is corrupt");
         assert.match((await verifySnapshot("u/", dir, manifest.id, "k3y", store({ ...files, "manifest.json": Buffer.alloc(0) }))).problem ?? "", /manifest.json is not JSON/);
+        // Object names are the bundle's two, nothing else (review #11).
+        const traversal = { ...manifest, objects: [manifest.objects[0], { ...manifest.objects[1], name: "../started" }] };
+        assert.match((await verifySnapshot("u/", dir, manifest.id, "k3y", store({ ...files, "manifest.json": manifestText(traversal, "k3y") }))).problem ?? "", /are not exactly snapshot\.db\.gz\.enc and pki\.tar\.gz\.enc/);
     });
 });

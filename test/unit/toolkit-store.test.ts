@@ -201,7 +201,7 @@ describe("toolkit against the object-store emulator (backup, list, verify, fetch
     }
 
     async function put(name: string, body: Buffer | string): Promise<number> {
-        const response = await fetch(`${writeUrl}${name}`, { method: "PUT", body });
+        const response = await fetch(`${writeUrl}${name}`, { method: "PUT", body: typeof body === "string" ? body : new Uint8Array(body) });
         return response.status;
     }
 
