@@ -55,6 +55,8 @@ export class BootstrapCheck extends pulumi.ComponentResource {
                 // A new instance boots its sshd late: dial for as long as a first boot may take to get there.
                 connection: connectionArgs(node, BOOT_DIAL_ERROR_LIMIT),
                 create: asRoot(node, bootstrapCheckScript(node)),
+                // A replaced instance (same address, new id) boots again: wait for that boot too (F16).
+                triggers: (node.readyAfter ?? []).filter((r) => pulumi.CustomResource.isInstance(r)).map((r) => (r as pulumi.CustomResource).id),
                 // A re-run (a new connection) would send the last stdout as an SSH env request, which a stock sshd refuses with a warning.
                 addPreviousOutputInEnv: false,
             }, { parent: this, dependsOn: node.readyAfter ?? [] });

@@ -145,6 +145,8 @@ describe("joining nodes with credentials minted at join time (F10, F16)", functi
             assert.ok(byName(resources, "primary-join-cp3-credentials").dependsOn.includes("primary-join-cp2"), "one control-plane join at a time");
             assert.ok(byName(resources, "primary-join-cp1-credentials").dependsOn.includes("primary-join-cp2"), "cp1 is minted on cp2, a member");
             assert.ok(byName(resources, "primary-toolkit-cp2-toolkit").dependsOn.includes("primary-join-cp2"), "nothing runs on a node before its join");
+            // A replaced instance keeps its address: its new id is what makes the check wait for the new boot.
+            assert.deepStrictEqual(byName(resources, "primary-bootstrap-cp2").inputs.triggers, ["primary-nodes-cp2-id"]);
         });
     });
 
