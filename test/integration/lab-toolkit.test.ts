@@ -6,7 +6,7 @@ import * as assert from "assert";
 import { execFileSync } from "child_process";
 import { createHash } from "crypto";
 import * as path from "path";
-import { manifestProblems, SnapshotManifest } from "../../lib/snapshot";
+import { manifestProblems, signManifest, SnapshotManifest } from "../../lib/snapshot";
 import { LabAccess, waitFor } from "../../tools/lab";
 import { labFromStacks, parseTopology, readSupply, STACKS, writeLabStacks } from "../../tools/labStacks";
 import { engineEnv, Pulumi, ROOT } from "../../tools/pulumiCli";
@@ -181,9 +181,16 @@ describe("node toolkit on kubeadm lab sites", function () {
             const id = "20200101T000003Z-r" + snapshotId.split("-r")[1];
             const manifest = JSON.parse(replicaObject(snapshotId, "manifest.json").toString("utf8")) as SnapshotManifest;
             const payload = Object.fromEntries(manifest.objects.map((o) => [o.name, replicaObject(snapshotId, o.name)]));
-            const forged = replicaObject(snapshotId, "manifest.json").toString("utf8").split(snapshotId).join(id).replace('"cp1"', '"cp9"');
-            await upload(id, { ...payload, "manifest.json": Buffer.from(forged) }, "manifest.json");
-            refuse(`etcd-dr restore prepare ${id}`, /cp9/);
+            const edited = replicaObject(snapshotId, "manifest.json").toString("utf8").split(snapshotId).join(id).replace('"cp1"', '"cp9"');
+            // Edited without the key: the MAC no longer matches (review #1).
+            await upload(id, { ...payload, "manifest.json": Buffer.from(edited) }, "manifest.json");
+            refuse(`etcd-dr restore prepare ${id}`, /is refused: its manifest is not authenticated with this site's key/);
+            // Re-signed with the sites' key (what the primary would write for other members): the member check refuses it.
+            const key = lab.ok("standby", cp, "cat /etc/etcd-dr/encryption.key").split("\n")[0];
+            const signedId = "20200101T000004Z-r" + snapshotId.split("-r")[1];
+            const signed = signManifest(edited.split(id).join(signedId).replace(/^ {2}"hmacSha256": .*\n/m, ""), key);
+            await upload(signedId, { ...payload, "manifest.json": Buffer.from(signed) }, "manifest.json");
+            refuse(`etcd-dr restore prepare ${signedId}`, /cp9/);
         });
 
         it("refuses to stop or apply what was not prepared", () => {
