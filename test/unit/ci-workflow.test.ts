@@ -1,0 +1,34 @@
+// F15: the shipped CI workflow runs where the sites are reachable. Nodes and API front ends have
+// private addresses only, and a preview reads the nodes over SSH: a GitHub-hosted runner reaches
+// neither, so every job runs on the self-hosted runner inside the VCN.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as yaml from "js-yaml";
+import * as path from "path";
+import { ROOT } from "../helpers/plan";
+
+interface Workflow {
+    env: Record<string, string>;
+    jobs: Record<string, { "runs-on": string; steps: { uses?: string; with?: Record<string, unknown> }[] }>;
+}
+
+const workflow = yaml.load(fs.readFileSync(path.join(ROOT, ".github", "workflows", "etcd-dr.yml"), "utf8")) as Workflow;
+
+describe("the CI workflow (F15)", () => {
+    it("runs every job on the self-hosted runner in the VCN, never on a hosted one", () => {
+        for (const [name, job] of Object.entries(workflow.jobs)) {
+            assert.doesNotMatch(job["runs-on"], /ubuntu-|windows-|macos-/, name);
+            assert.match(job["runs-on"], /self-hosted/, name);
+            assert.match(job["runs-on"], /etcd-dr/, name);
+        }
+    });
+
+    it("checks drift with a refresh that must find no changes, on both stacks", () => {
+        const drift = workflow.jobs.drift.steps.find((s) => s.uses?.startsWith("pulumi/actions"));
+        assert.deepStrictEqual([drift?.with?.refresh, drift?.with?.["expect-no-changes"]], [true, true]);
+    });
+
+    it("names the state backend, so the program can check its region", () => {
+        assert.ok(workflow.env.PULUMI_BACKEND_URL);
+    });
+});
