@@ -33,9 +33,25 @@ find_go() {
     command -v go >/dev/null 2>&1 || die "Go is not installed; the engine is built from Go modules (install Go 1.26+)"
 }
 
+# The dynamic-provider launcher, as upstream ships it in @pulumi/pulumi's dist/: the engine starts
+# plugins in the program's directory (ctx.Pwd), and node resolves @pulumi/pulumi from there the way
+# require() does (up the parent directories, NODE_PATH), so a program whose node_modules is in a
+# parent directory or a workspace root works too. Unlike upstream's, it fails with node's own
+# "Cannot find module" when there is none, and exec's node so the engine's signals reach it.
+launcher() {
+    cat <<'SCRIPT'
+#!/bin/sh
+script="$(node -e "process.stdout.write(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))")" || exit 1
+exec node "$script" "$@"
+SCRIPT
+}
+
+# The engine's Go sources and the launcher: a change of either is a new engine directory.
 sources_digest() {
-    (cd "$ROOT/engine" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 | sort -z | xargs -0 sha256sum) |
-        sha256sum | cut -c1-12
+    {
+        (cd "$ROOT/engine" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 | sort -z | xargs -0 sha256sum)
+        launcher
+    } | sha256sum | cut -c1-12
 }
 
 build() {
@@ -70,8 +86,8 @@ main() {
     build "$tmp/bin/pulumi-language-nodejs" ./cmd/pulumi-language-nodejs "$pulumi_v" main.version
     build "$tmp/plugins/resource-command-v$command_v/pulumi-resource-command" ./cmd/pulumi-resource-command "$command_v" main.version
     build "$tmp/plugins/resource-random-v$random_v/pulumi-resource-random" ./cmd/pulumi-resource-random "$random_v" main.version
-    # Dynamic providers run in the program's own @pulumi/pulumi, as the upstream Node.js host ships them.
-    printf '#!/bin/sh\nexec node ./node_modules/@pulumi/pulumi/cmd/dynamic-provider "$@"\n' >"$tmp/bin/pulumi-resource-pulumi-nodejs"
+    # Dynamic providers run in the program's own @pulumi/pulumi, found as upstream's launcher finds it.
+    launcher >"$tmp/bin/pulumi-resource-pulumi-nodejs"
     chmod 0755 "$tmp/bin/pulumi-resource-pulumi-nodejs"
 
     mkdir -p "$CACHE_ROOT"

@@ -4,6 +4,7 @@
 import * as assert from "assert";
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { PulumiProject, PulumiResult } from "../helpers/pulumi";
@@ -111,13 +112,13 @@ describe("offline Pulumi engine smoke test", function () {
 
         it("creates random, local, remote and dynamic resources", () => {
             up = project.ok(["up", "--stack", "smoke", "--yes", "--skip-preview"]);
-            assert.match(up.stdout, /\+ 11 created/);
+            assert.match(up.stdout, /\+ 12 created/);
             const outputs = JSON.parse(project.ok(["stack", "output", "--stack", "smoke", "--json"]).stdout) as Record<string, string>;
             assert.match(outputs.petName, /^[a-z]+-[a-z]+$/);
             assert.strictEqual(outputs.localStdout, `local one ${outputs.petName}`);
             assert.strictEqual(outputs.remoteStdout, os.hostname());
             assert.strictEqual(outputs.observedContent, "as installed");
-            assert.deepStrictEqual(proofLines().sort(), ["created one", "updater-create"]);
+            assert.deepStrictEqual(proofLines().sort(), ["created one", "one-shot one", "updater-create"]);
         });
 
         it("passes stdin to a remote command", () => {
@@ -165,10 +166,11 @@ describe("offline Pulumi engine smoke test", function () {
             }
         });
 
-        it("re-runs `create` (or `update` where given) when only the connection changes", () => {
+        it("re-runs `create` (or `update` where given) when only the connection changes, except where `ignoreChanges` names it", () => {
             config({ perDialTimeout: "14" });
             const preview = JSON.parse(project.ok(["preview", "--stack", "smoke", "--json"]).stdout) as { steps: PreviewStep[] };
             const updated = preview.steps.filter((s) => s.op === "update").map((s) => s.urn.split("::").pop()).sort();
+            // oneShot ignores its connection once the stack ran it for its trigger (read back from the stack's own output).
             assert.deepStrictEqual(updated, ["logged", "pinned", "proxied", "quiet", "remote", "stdin", "updater"]);
             const before = proofLines().length;
             const rerun = project.ok(["up", "--stack", "smoke", "--yes", "--skip-preview"]);
@@ -176,22 +178,22 @@ describe("offline Pulumi engine smoke test", function () {
             assert.deepStrictEqual(proofLines().slice(before).sort(), ["created one", "updater-update"]);
         });
 
-        it("previews a replacement of both commands when the trigger changes", () => {
+        it("previews a replacement of the commands whose trigger changes, also the one-shot step that ignores its connection", () => {
             config({ marker: "two" });
             const changed = project.run(["preview", "--stack", "smoke", "--expect-no-changes"]);
             assert.notStrictEqual(changed.status, 0, "a changed trigger must fail --expect-no-changes");
             const preview = JSON.parse(project.ok(["preview", "--stack", "smoke", "--json"]).stdout) as { steps: PreviewStep[] };
             const replaced = preview.steps.filter((s) => s.op === "replace").map((s) => s.urn.split("::").pop()).sort();
-            assert.deepStrictEqual(replaced, ["local", "remote"]);
+            assert.deepStrictEqual(replaced, ["local", "oneShot", "remote"]);
         });
 
         it("replaces them on up; a stock sshd refuses PULUMI_COMMAND_STDOUT to the remote delete, with a warning", () => {
             const before = proofLines().length;
             const up2 = project.ok(["up", "--stack", "smoke", "--yes", "--skip-preview"]);
-            assert.match(up2.stdout, /\+-2 replaced/);
+            assert.match(up2.stdout, /\+-3 replaced/);
             assert.match(output(up2), /warning: Unable to set 'PULUMI_COMMAND_STDOUT'\. This only works if your SSH server is configured to accept/);
             const pet = (JSON.parse(project.ok(["stack", "output", "--stack", "smoke", "--json"]).stdout) as Record<string, string>).petName;
-            assert.deepStrictEqual(proofLines().slice(before).sort(), ["created two", "deleted []", `local-deleted [local one ${pet}]`]);
+            assert.deepStrictEqual(proofLines().slice(before).sort(), ["created two", "deleted []", `local-deleted [local one ${pet}]`, "one-shot two"]);
         });
 
         it("destroys everything, running the delete commands", () => {
@@ -305,6 +307,36 @@ describe("offline Pulumi engine smoke test", function () {
             assert.strictEqual(about.runtime.language, "nodejs");
             assert.strictEqual(about.runtime.packagemanager, "npm");
             assert.strictEqual(about.runtime.typescriptVersion, version("typescript"));
+        });
+
+        it("scripts/engine-env.sh drops a stale SSH_AUTH_SOCK and keeps a live one", async () => {
+            const script = path.resolve(__dirname, "..", "..", "scripts", "engine-env.sh");
+            const agentAfterSourcing = (socket: string) => execFileSync("bash", ["-c", `source '${script}' >/dev/null 2>&1; echo "\${SSH_AUTH_SOCK-unset}"`],
+                { encoding: "utf8", env: { ...process.env, SSH_AUTH_SOCK: socket } }).trim();
+            assert.strictEqual(agentAfterSourcing(path.join(work, "gone-agent.sock")), "unset");
+            const live = path.join(fs.mkdtempSync(path.join(work, "live-")), "agent.sock");
+            const server = net.createServer().listen(live);
+            await new Promise((resolve) => server.once("listening", resolve));
+            try {
+                assert.strictEqual(agentAfterSourcing(live), live);
+            } finally {
+                server.close();
+            }
+        });
+
+        it("starts dynamic providers with the @pulumi/pulumi node resolves from the program's directory, also from a parent's node_modules", async () => {
+            // The engine starts plugins in the program's directory; this fixture directory has no
+            // node_modules of its own, the repository root above it has.
+            const launcher = execFileSync("bash", ["-c", "command -v pulumi-resource-pulumi-nodejs"], { encoding: "utf8" }).trim();
+            const child = spawn(launcher, ["127.0.0.1:1"], { cwd: FIXTURE, stdio: ["ignore", "pipe", "pipe"] });
+            let stderr = "";
+            child.stderr!.on("data", (d: Buffer) => { stderr += String(d); });
+            try {
+                const port = await firstLine(child).catch((error: Error) => { throw new Error(`${error.message}: ${stderr}`); });
+                assert.ok(port > 0, `the dynamic provider printed no port: ${stderr}`);
+            } finally {
+                child.kill();
+            }
         });
 
         after(() => {
