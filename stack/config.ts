@@ -83,6 +83,11 @@ export interface SiteConfig {
      * (made writable where the platform replicates into it) and its control plane gets the timers.
      */
     promote: boolean;
+    /**
+     * Primary only, secret: the snapshot key to keep instead of generating one. A fail-back carries
+     * the old primary's key here, so the snapshots already in the bucket stay readable.
+     */
+    encryptionKey?: string;
     /** The primary's complete spec, or what a standby's own config sets (compared later). */
     mirrored: PartialMirroredSpec;
 }
@@ -216,6 +221,12 @@ export function loadConfig(stack: string, source: ConfigSource): LoadResult {
     const backup = loadBackup(read);
     const kubernetesApi = read.boolean("kubernetesApi", platform === "oci");
     const restoreSnapshot = loadRestoreSnapshot(read, role);
+    const encryptionKey = read.string("encryptionKey");
+    if (encryptionKey !== undefined && role === "standby") {
+        read.errors.push("etcd-dr:encryptionKey is set on a standby: a standby decrypts with its primary's key; remove it with `pulumi config rm encryptionKey`");
+    } else if (encryptionKey !== undefined && encryptionKey.length < 32) {
+        read.errors.push("etcd-dr:encryptionKey is shorter than 32 characters: give the whole key, e.g. the old primary's `pulumi stack output --show-secrets encryptionKey`");
+    }
     if (promote && role === "standby" && !restoreSnapshot) {
         read.errors.push(
             "etcd-dr:promote is set without etcd-dr:restoreSnapshot: a standby becomes the active site with the data it restored; set the snapshot to fail over to",
@@ -255,6 +266,7 @@ export function loadConfig(stack: string, source: ConfigSource): LoadResult {
             kubernetesApi,
             restoreSnapshot,
             promote,
+            encryptionKey,
             mirrored,
         },
     };

@@ -86,10 +86,13 @@ export async function runSite(now: Date = new Date()): Promise<ExportedSiteOutpu
     const privateKey = pulumi.secret(config.sshPrivateKey);
     const site = PLATFORM_ADAPTERS[config.platform].build({ config, spec, primary, privateKey });
 
-    // Generated once by the primary; the standby decrypts with the same key, read as a secret.
+    // Generated once by the primary (or carried over to a new primary by a fail-back, so the
+    // bucket's snapshots stay readable); the standby decrypts with the same key, read as a secret.
     const encryptionKey = primary
         ? pulumi.secret(primary.encryptionKey)
-        : new random.RandomPassword(`${stack}-snapshot-encryption-key`, { length: 48, special: false }).result;
+        : config.encryptionKey
+          ? pulumi.secret(config.encryptionKey)
+          : new random.RandomPassword(`${stack}-snapshot-encryption-key`, { length: 48, special: false }).result;
     const settings: pulumi.Output<ToolkitSettings> = pulumi.all([site.writeUrl, site.readUrl]).apply(([writeUrl, readUrl]) => ({
         cluster: spec.topology.clusterName,
         prefix: config.snapshots.prefix,

@@ -50,6 +50,10 @@ describe("promotion of the standby after a failover (F08)", function () {
             assert.deepStrictEqual(onPrimary.errors.filter((e) => /promote/.test(e)).length, 1, onPrimary.errors.join("\n"));
             const noRestore = load(standbyConfig({ "etcd-dr:promote": "true" }), "standby");
             assert.ok(noRestore.errors.some((e) => /promote is set without etcd-dr:restoreSnapshot/.test(e)), noRestore.errors.join("\n"));
+            const keyOnStandby = load(standbyConfig({ "etcd-dr:encryptionKey": "k".repeat(48) }), "standby");
+            assert.ok(keyOnStandby.errors.some((e) => /encryptionKey is set on a standby/.test(e)));
+            assert.ok(load({ ...primaryConfig(), "etcd-dr:encryptionKey": "short" }, "primary").errors.some((e) => /shorter than 32/.test(e)));
+            assert.strictEqual(load({ ...primaryConfig(), "etcd-dr:encryptionKey": "k".repeat(48) }, "primary").config?.encryptionKey, "k".repeat(48));
             const fine = load(standbyConfig({ "etcd-dr:promote": "true", "etcd-dr:restoreSnapshot": SNAPSHOT }), "standby");
             assert.deepStrictEqual(fine.errors, []);
             assert.strictEqual(fine.config?.promote, true);
@@ -121,6 +125,37 @@ describe("promotion of the standby after a failover (F08)", function () {
             const standby = graph("standby");
             assert.deepStrictEqual(ofType(standby, "command:remote:Command").filter((r) => r.name.endsWith("-timer")), []);
             assert.strictEqual(ofType(standby, "/replicationPolicy:ReplicationPolicy").length, 1);
+        });
+
+        it("fails back by swapping the roles: the promoted site is the primary with the old key, the old primary its replica", () => {
+            const primary = shippedConfig("primary");
+            const standby = shippedConfig("standby");
+            const dir = writeStacks({
+                // The promoted standby, now the primary: the mirrored spec and the old key move with the role.
+                standby: {
+                    ...standby,
+                    "etcd-dr:role": "primary",
+                    "etcd-dr:peerStack": undefined,
+                    "etcd-dr:peerVcnCidr": primary["etcd-dr:vcnCidr"],
+                    "etcd-dr:topology": primary["etcd-dr:topology"],
+                    "etcd-dr:cluster": primary["etcd-dr:cluster"],
+                    "etcd-dr:encryptionKey": "k".repeat(48),
+                },
+                primary: { ...primary, "etcd-dr:role": "standby", "etcd-dr:peerStack": "standby", "etcd-dr:peerVcnCidr": undefined, "etcd-dr:topology": undefined, "etcd-dr:cluster": undefined },
+            });
+            const newPrimary = graph("standby", path.join(dir, "Pulumi.standby.yaml"));
+            assert.ok(!newPrimary.some((r) => r.name === "standby-snapshot-encryption-key"), "the old key is kept, no new one generated");
+            assert.strictEqual(ofType(newPrimary, "command:remote:Command").filter((r) => r.name.endsWith("-timer")).length, 3);
+            assert.deepStrictEqual(ofType(newPrimary, "/replicationPolicy:ReplicationPolicy"), []);
+            const newStandby = graph("primary", path.join(dir, "Pulumi.primary.yaml"));
+            const replication = ofType(newStandby, "/replicationPolicy:ReplicationPolicy");
+            assert.deepStrictEqual(
+                replication.map((r) => [r.inputs.bucket, r.inputs.destinationBucketName, r.inputs.destinationRegionName]),
+                [["payments-etcd-snapshots-standby", "payments-etcd-snapshots-primary", "us-ashburn-1"]],
+            );
+            assert.strictEqual(byName(newStandby, "primary-snapshots-source-region").inputs.region, "us-phoenix-1");
+            assert.deepStrictEqual(ofType(newStandby, "command:remote:Command").filter((r) => r.name.endsWith("-timer")), [], "the old primary's timers go");
+            assert.strictEqual(byName(newStandby, "primary-snapshots-bucket").inputs.retentionRules, undefined, "a replica carries no retention rule");
         });
 
         it("refuses a state backend in the primary's region before anything is planned", () => {
