@@ -4,6 +4,7 @@
 #   pulumi-language-nodejs    engine/cmd/pulumi-language-nodejs
 #   pulumi-resource-command   engine/cmd/pulumi-resource-command
 #   pulumi-resource-random    engine/cmd/pulumi-resource-random
+#   pulumi-resource-kubernetes engine/cmd/pulumi-resource-kubernetes
 # into one cache directory outside the repository: bin/ for the CLI and the language host, and
 # plugins/ laid out like Pulumi's own plugin cache (resource-<name>-v<version>/), so the engine
 # finds the providers by name and version. A second run with the same versions and sources finds
@@ -61,18 +62,20 @@ build() {
 }
 
 main() {
-    local pulumi_v command_v random_v pkg_v dir tmp started
+    local pulumi_v command_v random_v kubernetes_v pkg_v dir tmp started
     pulumi_v="$(npm_version @pulumi/pulumi)"
     command_v="$(npm_version @pulumi/command)"
     random_v="$(npm_version @pulumi/random)"
+    kubernetes_v="$(npm_version @pulumi/kubernetes)"
     pkg_v="$(go_module_version github.com/pulumi/pulumi/pkg/v3)"
     [[ "$pkg_v" == "v$pulumi_v" ]] ||
         die "engine/go.mod builds the CLI from pkg/v3 $pkg_v but package.json pins @pulumi/pulumi $pulumi_v; make them equal"
 
-    dir="$CACHE_ROOT/pulumi-${pulumi_v}_command-${command_v}_random-${random_v}_src-$(sources_digest)"
+    dir="$CACHE_ROOT/pulumi-${pulumi_v}_command-${command_v}_random-${random_v}_kubernetes-${kubernetes_v}_src-$(sources_digest)"
     if [[ -x "$dir/bin/pulumi" && -x "$dir/bin/pulumi-language-nodejs" && -x "$dir/bin/pulumi-resource-pulumi-nodejs" &&
         -x "$dir/plugins/resource-command-v$command_v/pulumi-resource-command" &&
-        -x "$dir/plugins/resource-random-v$random_v/pulumi-resource-random" ]]; then
+        -x "$dir/plugins/resource-random-v$random_v/pulumi-resource-random" &&
+        -x "$dir/plugins/resource-kubernetes-v$kubernetes_v/pulumi-resource-kubernetes" ]]; then
         log "cached: $dir"
         echo "$dir"
         return 0
@@ -86,6 +89,7 @@ main() {
     build "$tmp/bin/pulumi-language-nodejs" ./cmd/pulumi-language-nodejs "$pulumi_v" main.version
     build "$tmp/plugins/resource-command-v$command_v/pulumi-resource-command" ./cmd/pulumi-resource-command "$command_v" main.version
     build "$tmp/plugins/resource-random-v$random_v/pulumi-resource-random" ./cmd/pulumi-resource-random "$random_v" main.version
+    build "$tmp/plugins/resource-kubernetes-v$kubernetes_v/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes "$kubernetes_v" main.version
     # Dynamic providers run in the program's own @pulumi/pulumi, found as upstream's launcher finds it.
     launcher >"$tmp/bin/pulumi-resource-pulumi-nodejs"
     chmod 0755 "$tmp/bin/pulumi-resource-pulumi-nodejs"
