@@ -227,6 +227,10 @@ cmd_restore_apply() {
     keep_rollback_material "$dir"
     if [[ ! -f "$dir/restored" ]]; then
         rm -rf "$staging"
+        # The restored copy sits beside the current data until the swap (and the old data stays).
+        local bytes
+        bytes="$(manifest_value "$dir/manifest.json" snapshotBytes)"
+        require_free_space "$data_dir" $((${bytes:-0} * 2)) "restoring $id"
         # A revision bump past anything the standby's clients saw, and the old revisions marked
         # compacted: watchers and informers relist instead of missing events (etcd's advice for
         # restoring a Kubernetes cluster).
