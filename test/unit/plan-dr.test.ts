@@ -47,7 +47,8 @@ function shippedWithRestore(id: string): string {
 
 const chain = (resources: PlannedResource[]) => resources.filter((r) => r.parent === "standby-restore");
 /** What every command on an OCI node waits for: the instance, then its kubeadm bootstrap (F06). */
-const ready = (stack: string, node: string) => [`${stack}-nodes-${node}`, `${stack}-bootstrap-${node}`];
+// An OCI node is ready for etcd-dr once its instance exists, its first boot is done and Pulumi has joined it.
+const ready = (stack: string, node: string) => [`${stack}-nodes-${node}`, `${stack}-bootstrap-${node}`, `${stack}-join-${node}`];
 
 describe("offline plan: backups and restores", function () {
     this.timeout(180_000);
@@ -91,7 +92,9 @@ describe("offline plan: backups and restores", function () {
                 // The admin kubeconfig is read from the first control-plane node.
                 const node = /-(cp\d|w\d)(-|$)/.exec(command.name)?.[1] ?? (command.name.endsWith("-admin-kubeconfig") ? "cp1" : undefined);
                 assert.ok(node, `${command.name} names its node`);
-                if (command.parent !== `${stack}-bootstrap`) {
+                if (command.parent === `${stack}-join`) {
+                    assert.ok(command.dependsOn.includes(`${stack}-bootstrap-${node}`), `${command.name} must wait for the node's first boot`);
+                } else if (command.parent !== `${stack}-bootstrap`) {
                     for (const wanted of ready(stack, node)) assert.ok(command.dependsOn.includes(wanted), `${command.name} must wait for ${wanted}`);
                 } else {
                     assert.deepStrictEqual(command.dependsOn, [`${stack}-nodes-${node}`]);
