@@ -163,6 +163,7 @@ export async function runSite(now: Date = new Date()): Promise<ExportedSiteOutpu
         const api = new ClusterApi(`${stack}-kubernetes`, {
             controlPlane: site.controlPlane[0],
             endpoint: site.apiEndpoint,
+            apiAlias: spec.topology.apiAlias,
             // Promoted, the primary is the site being replaced and its API may be gone with its region.
             peerKubeconfig: primary?.adminKubeconfig && !config.promote ? pulumi.secret(primary.adminKubeconfig) : undefined,
             restored: restored

@@ -1,22 +1,42 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { openApiTunnel, preferredPort, SshLogin, tunnelKubeconfig } from "../../lib/apiTunnel";
 import { afterReady, asRoot, connectionArgs, NodeConnection } from "../../lib/connection";
 import { kubeadmDifferences } from "../../lib/parity";
 
 export interface ClusterApiArgs {
-    /** The node whose /etc/kubernetes/admin.conf gives access. */
+    /** The node whose /etc/kubernetes/admin.conf gives access; the SSH tunnel to the API logs in to it. */
     controlPlane: NodeConnection;
-    /** Where Pulumi reaches the API server from (an address in the API certificate). */
+    /** Where that node reaches the API server (the platform adapter's apiEndpoint): the tunnel's target. */
     endpoint: pulumi.Input<string>;
+    /** The API alias, a name in the API certificate: the TLS server name through the tunnel. */
+    apiAlias: string;
     /** The other site's admin kubeconfig (standby only), for the parity check. */
     peerKubeconfig?: pulumi.Input<string>;
     /** After a restore: what to record in kube-system/etcd-dr-status. */
     restored?: { snapshotId: string; revision: pulumi.Input<number>; at: pulumi.Input<string>; after: pulumi.Resource };
 }
 
+const API_PORT = 6443;
+
 function pointAt(kubeconfig: string, endpoint: string): string {
-    return kubeconfig.replace(/server: https:\/\/[^\s]+/g, `server: https://${endpoint}:6443`);
+    return kubeconfig.replace(/server: https:\/\/[^\s]+/g, `server: https://${endpoint}:${API_PORT}`);
+}
+
+/** True under pulumi.runtime.setMocks (plan tests, `npm run plan`): no tunnel is opened there. */
+function mocked(): boolean {
+    const monitor = pulumi.runtime.getMonitor() as unknown as { mocks?: unknown } | undefined;
+    return monitor?.mocks !== undefined;
+}
+
+/** A node connection's SSH logins, resolved; the host key only where the platform gives one. */
+type WithHostKey = { hostKey?: pulumi.Input<string> };
+
+function login(c: { host: pulumi.Input<string>; port?: number; user: string; privateKey: pulumi.Input<string> } & WithHostKey): pulumi.Output<SshLogin> {
+    return pulumi.all([c.host, c.privateKey, c.hostKey]).apply(([host, privateKey, hostKey]) => ({
+        host, port: c.port ?? 22, user: c.user, privateKey, ...(hostKey ? { hostKey } : {}),
+    }));
 }
 
 /**
@@ -39,7 +59,22 @@ export class ClusterApi extends pulumi.ComponentResource {
             addPreviousOutputInEnv: false,
         }, { parent: this, additionalSecretOutputs: ["stdout"], dependsOn: afterReady(args.controlPlane) });
         this.kubeconfig = pulumi.secret(pulumi.all([read.stdout, args.endpoint]).apply(([text, endpoint]) => pointAt(text ?? "", endpoint)));
-        const provider = new k8s.Provider(`${name}-provider`, { kubeconfig: this.kubeconfig }, { parent: this });
+        // The nodes' API is private: the program holds an SSH tunnel to it open for the deployment
+        // (through the node's proxy, the bastion, where it has one), and the provider dials the
+        // tunnel with the alias as TLS server name. The local port is the same on every run of the
+        // stack, so the provider's kubeconfig does not change between runs.
+        const node = args.controlPlane as NodeConnection & WithHostKey;
+        const jump = node.proxy ? login({ ...node.proxy, port: 22 }) : undefined;
+        const seed = `${pulumi.getStack()}:${name}`;
+        const tunneled = pulumi.all([read.stdout, args.endpoint, login(node), jump]).apply(async ([text, endpoint, nodeLogin, jumpLogin]) => {
+            if (mocked()) return tunnelKubeconfig(text ?? "", preferredPort(seed), args.apiAlias);
+            const tunnel = await openApiTunnel(
+                { node: nodeLogin, ...(jumpLogin ? { jump: jumpLogin } : {}), target: { host: endpoint, port: API_PORT } },
+                { seed },
+            );
+            return tunnelKubeconfig(text ?? "", tunnel.port, args.apiAlias);
+        });
+        const provider = new k8s.Provider(`${name}-provider`, { kubeconfig: pulumi.secret(tunneled) }, { parent: this });
 
         if (args.peerKubeconfig) {
             const peer = new k8s.Provider(`${name}-peer-provider`, { kubeconfig: args.peerKubeconfig }, { parent: this });
