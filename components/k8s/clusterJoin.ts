@@ -18,8 +18,18 @@ export interface ClusterJoinArgs {
     generations: Record<string, pulumi.Input<string>>;
 }
 
-/** What a joining node's kube-bootstrap reads: its JoinConfiguration, on standard input. */
-export const JOIN_COMMAND = "/usr/local/sbin/kube-bootstrap join";
+/**
+ * The join on the node: its kube-bootstrap reads the JoinConfiguration on standard input. A node
+ * that is a member already is left alone before its kube-bootstrap is asked anything: the nodes of
+ * a site built before the joins moved here run an older kube-bootstrap, which knows no `join`.
+ */
+export const JOIN_COMMAND = [
+    "if [ -s /etc/kubernetes/kubelet.conf ]; then",
+    "  echo \"$(hostname -s) is a member of the cluster already\"",
+    "else",
+    "  /usr/local/sbin/kube-bootstrap join",
+    "fi",
+].join("\n");
 
 /**
  * Joins the nodes of a site over SSH (F10, F16). For each node, a live control-plane node mints a
