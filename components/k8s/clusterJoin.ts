@@ -76,7 +76,7 @@ export class ClusterJoin extends pulumi.ComponentResource {
                 // New credentials (a replaced node) are a new join.
                 triggers: [mint.stdout],
                 addPreviousOutputInEnv: false,
-            }, { parent: this, dependsOn: [mint] });
+            }, { parent: this, dependsOn: afterReady(node, [mint]) });
             if (isControlPlane) previousMember = [this.joins[node.name]];
         };
 

@@ -89,8 +89,15 @@ describe("offline plan of the shipped stacks", function () {
         const text = runPlan("primary").stdout;
         const nodes = ofType(graph("primary"), "/instance:Instance").filter((i) => !i.name.endsWith("bastion"));
         assert.strictEqual(nodes.length, 6);
-        assert.ok(nodes.every((i) => i.inputs.metadata === "[secret]"), "node metadata carries cloud-init with the join token");
-        assert.ok(!/#cloud-config|certificateKey|I2Nsb3VkLWNvbmZpZ/.test(text), "cloud-init leaked into the plan");
+        // The user data carries no join credential (F10): the joins get theirs over SSH, as secrets.
+        for (const node of nodes) {
+            const userData = Buffer.from(String((node.inputs.metadata as { user_data: string }).user_data), "base64").toString("utf8");
+            assert.match(userData, /^#cloud-config\n/, node.name);
+            assert.doesNotMatch(userData, /[a-z0-9]{6}\.[a-z0-9]{16}|^\s*certificateKey: /m, `${node.name}: a join credential in the user data`);
+        }
+        const joins = ofType(graph("primary"), "remote:Command").filter((c) => c.parent === "primary-join" && !c.name.endsWith("-credentials"));
+        assert.ok(joins.length > 0 && joins.every((j) => j.inputs.stdin === "[secret]"), "the minted credentials travel as secrets");
+        assert.ok(!/certificateKey|caCertHashes/.test(text), "a JoinConfiguration leaked into the plan");
     });
 
     it("prints a readable tree without --json", () => {
