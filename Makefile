@@ -43,8 +43,9 @@ lint: deps
 test-unit: deps
 	$(MOCHA) 'test/unit/**/*.test.ts'
 
-test-engine: engine
-	source scripts/engine-env.sh && $(MOCHA) 'test/integration/engine-smoke.test.ts'
+# The kubernetes provider's test runs etcd and kube-apiserver from the Kubernetes supply on loopback.
+test-engine: engine k8s-supply
+	source scripts/engine-env.sh && $(MOCHA) 'test/integration/engine-smoke.test.ts' 'test/integration/engine-kubernetes.test.ts'
 
 lab-up: deps k8s-supply
 	lab/cloud.sh up
