@@ -21,10 +21,14 @@ export interface Supply {
     busyboxTag: string;
 }
 
-/** Builds the Kubernetes supply or finds it cached (seconds when cached); its description. */
+/** Builds the Kubernetes supply or finds it cached (seconds when cached); its cache directory. */
+export function supplyDir(): string {
+    return execFileSync(path.join(ROOT, "supply", "build.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+}
+
+/** The supply's description (supply.json). */
 export function readSupply(): Supply {
-    const dir = execFileSync(path.join(ROOT, "supply", "build.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-    return JSON.parse(fs.readFileSync(path.join(dir, "supply.json"), "utf8")) as Supply;
+    return JSON.parse(fs.readFileSync(path.join(supplyDir(), "supply.json"), "utf8")) as Supply;
 }
 
 /** etcd-dr:cluster for a lab site: the supply's versions, from the lab's repository and registry. */

@@ -12,7 +12,7 @@ import { ed25519HostKey } from "../../lib/hostKeys";
 import { controlPlaneOf, workersOf } from "../../lib/hosts";
 import { SiteConfig } from "../config";
 import { PrimaryView } from "../contract";
-import { BuiltSite, isActiveSite, PlatformAdapter, SiteContext } from "./platform";
+import { BuiltSite, PlatformAdapter, SiteContext, storeAccess } from "./platform";
 
 /** The checkout this program runs from: its lab/ tools are the local cloud's API. */
 const LAB_ROOT = path.resolve(__dirname, "..", "..");
@@ -57,10 +57,7 @@ export const labPlatform: PlatformAdapter = {
             clusterName: spec.topology.clusterName,
             stack: config.stack,
             region: config.region,
-            nodeAccess: [
-                ...(isActiveSite(config) ? ["backup-write" as const] : []),
-                ...(config.role === "standby" ? ["restore-read" as const] : []),
-            ],
+            nodeAccess: storeAccess(config),
             prefix: config.snapshots.prefix,
             retentionDays: config.snapshots.retentionDays,
             parExpiresAt: config.snapshots.parExpiresAt,

@@ -12,7 +12,7 @@ import { ociCliEnvironment, providerSettingsFromConfig } from "../../lib/ociProv
 import { SiteConfig } from "../config";
 import { PrimaryView } from "../contract";
 import { ConfigProblems } from "../problems";
-import { BuiltSite, isActiveSite, PlatformAdapter, SiteContext } from "./platform";
+import { BuiltSite, PlatformAdapter, SiteContext, storeAccess } from "./platform";
 
 /**
  * The OCI CLI's environment for the promotion's MakeBucketWritable call: the stack's `oci:*`
@@ -66,10 +66,7 @@ export const ociPlatform: PlatformAdapter = {
             network,
             iam: network.iam,
             store: {
-                nodeAccess: [
-                    ...(isActiveSite(config) ? ["backup-write" as const] : []),
-                    ...(config.role === "standby" ? ["restore-read" as const] : []),
-                ],
+                nodeAccess: storeAccess(config),
                 promote: config.promote ? { environment: promotionEnvironment() } : undefined,
                 prefix: config.snapshots.prefix,
                 retentionDays: config.snapshots.retentionDays,

@@ -56,6 +56,14 @@ export function isActiveSite(config: Pick<SiteConfig, "role" | "promote">): bool
     return config.role === "primary" || config.promote;
 }
 
+/**
+ * What a site's nodes may do with its snapshot store: the active site writes backups, a standby
+ * reads and lists its replica during a restore, and a promoted standby does both.
+ */
+export function storeAccess(config: Pick<SiteConfig, "role" | "promote">): ("backup-write" | "restore-read")[] {
+    return [...(isActiveSite(config) ? ["backup-write" as const] : []), ...(config.role === "standby" ? ["restore-read" as const] : [])];
+}
+
 /** The store URLs a stack's config gives (platforms that do not create a store); secrets. */
 export function configuredStore(config: SiteConfig): Pick<BuiltSite, "writeUrl" | "readUrl"> {
     const secret = (url?: string) => (url ? pulumi.secret(url) : undefined);

@@ -7,11 +7,10 @@
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-
-const ROOT = path.resolve(__dirname, "..", "..");
+import { supplyDir } from "../../tools/labStacks";
+import { freePort } from "./ports";
 
 export interface KubeApiserver {
     /** 127.0.0.1 port of the apiserver's HTTPS listener. */
@@ -28,19 +27,7 @@ export interface KubeApiserver {
 }
 
 export function supplyBin(): string {
-    const dir = execFileSync(path.join(ROOT, "supply", "build.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-    return path.join(dir, "bin");
-}
-
-export async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.on("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const port = (server.address() as net.AddressInfo).port;
-            server.close(() => resolve(port));
-        });
-    });
+    return path.join(supplyDir(), "bin");
 }
 
 function openssl(dir: string, args: string[]): void {

@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { freePort } from "./ports";
 
 export interface Sshd {
     host: string;
@@ -19,17 +20,6 @@ export interface Sshd {
     hostKeys: { rsa: string; ecdsa: string; ed25519: string };
     dir: string;
     stop(): void;
-}
-
-async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.on("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const port = (server.address() as net.AddressInfo).port;
-            server.close(() => resolve(port));
-        });
-    });
 }
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {

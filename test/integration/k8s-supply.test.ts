@@ -6,10 +6,10 @@ import * as assert from "assert";
 import { execFileSync, spawn, spawnSync, ChildProcess } from "child_process";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
+import { freePort } from "../helpers/ports";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const BUILD = path.join(ROOT, "supply", "build.sh");
@@ -45,17 +45,6 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, withStder
         throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
     }
     return withStderr ? r.stdout + r.stderr : r.stdout;
-}
-
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const port = (srv.address() as net.AddressInfo).port;
-            srv.close(() => resolve(port));
-        });
-    });
 }
 
 async function fetchOk(url: string, init: RequestInit = {}): Promise<Response> {

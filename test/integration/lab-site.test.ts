@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import { labClusterConfig, readSupply, Supply } from "../../tools/labStacks";
 import { engineEnv, Pulumi } from "../../tools/pulumiCli";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -18,14 +19,6 @@ const STACK = "lab-site-test";
 const CP1 = "10.250.1.10";
 const W1 = "10.250.1.74";
 const SERVICES = "10.250.0.1";
-
-interface Supply {
-    kubernetesVersion: string;
-    etcdVersion: string;
-    registryPath: string;
-    images: string[];
-    busyboxTag: string;
-}
 
 function sh(command: string, args: string[], input?: string): { status: number; stdout: string; stderr: string } {
     const result = spawnSync(command, args, { input, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
@@ -52,8 +45,7 @@ describe("the lab platform: pulumi up builds a real kubeadm site", function () {
     const stack = (...args: string[]) => pulumi.ok([...args, "--stack", STACK, "--config-file", configFile]);
 
     before(() => {
-        const supplyDir = execFileSync(path.join(ROOT, "supply", "build.sh"), { encoding: "utf8" }).trim();
-        supply = JSON.parse(fs.readFileSync(path.join(supplyDir, "supply.json"), "utf8")) as Supply;
+        supply = readSupply();
         execFileSync(CLOUD_SH, ["up"], { stdio: ["ignore", "ignore", "inherit"] });
         work = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-lab-site-"));
         key = path.join(work, "id_ed25519");
@@ -61,28 +53,20 @@ describe("the lab platform: pulumi up builds a real kubeadm site", function () {
         fs.mkdirSync(path.join(work, "state"));
         pulumi = new Pulumi({ ...engineEnv(), PULUMI_BACKEND_URL: `file://${path.join(work, "state")}`, PULUMI_CONFIG_PASSPHRASE: "lab-site-test" });
         configFile = path.join(work, `Pulumi.${STACK}.yaml`);
-        const repository = `${SERVICES}:5000/${supply.registryPath}`;
         fs.writeFileSync(configFile, yaml.dump({
             config: {
                 "etcd-dr:platform": "lab",
                 "etcd-dr:role": "primary",
                 "etcd-dr:sshPublicKey": fs.readFileSync(`${key}.pub`, "utf8").trim(),
                 "etcd-dr:topology": { clusterName: "labsite", controlPlane: ["cp1"], workers: ["w1"] },
-                "etcd-dr:cluster": {
-                    kubernetesVersion: supply.kubernetesVersion.replace(/^v/, ""),
-                    etcdVersion: supply.etcdVersion.replace(/^v/, ""),
-                    cni: "flannel",
-                    kubernetesPackageRepo: `http://${SERVICES}:8080/core:/stable:`,
-                    cniManifestUrl: `http://${SERVICES}:8080/cni/kube-flannel.yml`,
-                    imageRepository: repository,
-                },
+                "etcd-dr:cluster": labClusterConfig(supply),
+                // The lab platform makes the site's store and its pre-authenticated requests, as OCI does.
+                "etcd-dr:snapshots": { parExpiresAt: new Date(Date.now() + 365 * 86_400_000).toISOString().replace(/\.\d+Z$/, "Z") },
                 "etcd-dr:kubernetesApi": "false",
             },
         }));
         pulumi.ok(["stack", "init", STACK]);
         pulumi.ok(["config", "set", "--secret", "sshPrivateKey", "--stack", STACK, "--config-file", configFile], fs.readFileSync(key, "utf8"));
-        // The lab's object store comes with the store issue's work; any PAR-shaped URL installs the toolkit.
-        stack("config", "set", "--secret", "storeWriteUrl", `http://10.250.1.1:8080/p/none/n/lab/b/none/o/`);
     });
 
     after(() => {
@@ -138,7 +122,7 @@ describe("the lab platform: pulumi up builds a real kubeadm site", function () {
     });
 
     it("pulls every image of the supply from the lab registry, and runs a container of the workload image", () => {
-        const repository = `${SERVICES}:5000/${supply.registryPath}`;
+        const repository = labClusterConfig(supply).imageRepository;
         const pulls = supply.images.map((image) => `sudo crictl pull ${repository}/${image} >/dev/null && echo pulled ${image}`).join(" && ");
         const pulled = sshOk(W1, pulls);
         assert.deepStrictEqual(pulled.trim().split("\n"), supply.images.map((i) => `pulled ${i}`));

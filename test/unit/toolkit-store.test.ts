@@ -13,6 +13,7 @@ import * as path from "path";
 import { gzipSync } from "zlib";
 import { manifestAuthentic } from "../../lib/snapshot";
 import { readToolkit } from "../../lib/toolkitSource";
+import { freePort } from "../helpers/ports";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const SITE_KEY = "site-key-0123456789abcdefghijklmnopqrstuvwxyzABCD";
@@ -33,14 +34,6 @@ const lastLine = (text: string) => text.trimEnd().split("\n").pop() ?? "";
 /** A snapshot id for a time, as the toolkit names them. */
 function idAt(date: Date, revision: number): string {
     return `${date.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z")}-r${revision}`;
-}
-
-async function freePort(): Promise<number> {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return port;
 }
 
 // The stubs a node's etcd would answer. FAKE_* variables steer them per run:
