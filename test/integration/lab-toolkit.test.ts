@@ -182,7 +182,7 @@ describe("node toolkit on kubeadm lab sites", function () {
             const id = "20200101T000003Z-r" + snapshotId.split("-r")[1];
             const manifest = JSON.parse(replicaObject(snapshotId, "manifest.json").toString("utf8")) as SnapshotManifest;
             const payload = Object.fromEntries(manifest.objects.map((o) => [o.name, replicaObject(snapshotId, o.name)]));
-            const edited = replicaObject(snapshotId, "manifest.json").toString("utf8").split(snapshotId).join(id).replace('"cp1"', '"cp9"');
+            const edited = replicaObject(snapshotId, "manifest.json").toString("utf8").split(snapshotId).join(id).replace(/"members": \[[^\]]*\]/, '"members": ["cp9"]');
             // Edited without the key: the MAC no longer matches (review #1).
             await upload(id, { ...payload, "manifest.json": Buffer.from(edited) }, "manifest.json");
             refuse(`etcd-dr restore prepare ${id}`, /is refused: its manifest is not authenticated with this site's key/);
