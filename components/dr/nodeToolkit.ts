@@ -29,8 +29,9 @@ function installFile(path: string, mode: string): string {
 
 /**
  * The node toolkit (node/etcd-dr), its settings file (mode 0600) and the snapshot encryption key on
- * every control-plane node of a site; the toolkit and settings without store access on its workers. A change of content replaces the install; replacing deletes
- * first, so the old delete can never remove the new file.
+ * every control-plane node of a site; the toolkit and settings without store access on its workers.
+ * A change of content replaces the install; replacing deletes first, so the old delete can never
+ * remove the new file.
  */
 export class NodeToolkit extends pulumi.ComponentResource {
     private readonly ready: Record<string, pulumi.Resource[]>;
