@@ -53,14 +53,17 @@ lab-up: deps k8s-supply
 lab-down:
 	lab/cloud.sh down
 
-# Each suite brings the local cloud up and takes it down after it, whether it passes or not.
+# Each suite brings the local cloud up and takes it down after it, whether it passes or not. The
+# first `down` clears what a run that died halfway left (a bridge, an instance, the store).
 test-lab: engine k8s-supply
+	lab/cloud.sh down
 	status=0; $(MOCHA) 'test/integration/lab-instance.test.ts' || status=$$?; lab/cloud.sh down; exit $$status
 	status=0; $(MOCHA) 'test/integration/lab-site.test.ts' || status=$$?; lab/cloud.sh down; exit $$status
 	status=0; $(MOCHA) 'test/integration/lab-toolkit.test.ts' || status=$$?; lab/cloud.sh down; exit $$status
 
 # The drill, with assertions, then drift, destroy and the lab's down.
 test-e2e: engine k8s-supply
+	lab/cloud.sh down
 	$(MOCHA) 'test/e2e/**/*.test.ts'
 
 drill: engine k8s-supply

@@ -49,10 +49,41 @@ service_bridge_up() {
     ip link set "$SERVICE_BRIDGE" up
 }
 
+# The instances share this host's kernel, and as root they share its per-user inotify limits, which a
+# VM has to itself: at Debian's 128 instances the sixth or seventh kubeadm node's kubelet dies with
+# "inotify_init: too many open files". Raised for the lab's life; `down` puts the host's values back.
+readonly HOST_LIMITS=(fs.inotify.max_user_instances=8192 fs.inotify.max_user_watches=1048576)
+
+host_limits_up() {
+    local saved="$INSTANCE_LAB_DIR/host-sysctls" pair key want
+    mkdir -p "$INSTANCE_LAB_DIR"
+    # Saved once: a second `up` must not record the lab's own values as the host's.
+    if [[ ! -e $saved ]]; then
+        for pair in "${HOST_LIMITS[@]}"; do
+            echo "${pair%%=*}=$(sysctl -n "${pair%%=*}")"
+        done >"$saved.tmp"
+        mv "$saved.tmp" "$saved"
+    fi
+    for pair in "${HOST_LIMITS[@]}"; do
+        key=${pair%%=*} want=${pair#*=}
+        if (($(sysctl -n "$key") < want)); then sysctl -qw "$key=$want"; fi
+    done
+}
+
+host_limits_down() {
+    local saved="$INSTANCE_LAB_DIR/host-sysctls" pair
+    [[ -e $saved ]] || return 0
+    while read -r pair; do
+        if [[ $pair =~ ^fs\.inotify\.[a-z_]+=[0-9]+$ ]]; then sysctl -qw "$pair"; fi
+    done <"$saved"
+    rm -f "$saved"
+}
+
 cloud_up() {
     local site started=$SECONDS
     require_root
     mkdir -p "$INSTANCES"
+    host_limits_up
     for site in "${INSTANCE_SITES[@]}"; do
         ensure_bridge "$site"
     done
@@ -115,6 +146,7 @@ cloud_down() {
     # The store's data and the lab stacks' key pair (tools/lab.ts) go with the cloud.
     rm -rf "$INSTANCE_LAB_DIR/store" "$INSTANCE_LAB_DIR/keys"
     ip link del "$SERVICE_BRIDGE" 2>/dev/null || true
+    host_limits_down
     cloud_log "down in $((SECONDS - started))s"
 }
 

@@ -47,6 +47,8 @@ export function labNodePlatform(site: LabSiteName): NodePlatformSettings {
 export class LabSite extends pulumi.ComponentResource {
     readonly hosts: PlannedHost[];
     readonly instances: LabInstances;
+    /** The kubeadm bootstrap: user data without secrets; the nodes are joined over SSH (ClusterJoin). */
+    readonly kubeadm: ClusterBootstrap;
     readonly peering?: LabPeering;
 
     constructor(name: string, args: LabSiteArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -54,7 +56,10 @@ export class LabSite extends pulumi.ComponentResource {
         const child = { parent: this };
         const { site, sshPublicKey } = args.settings;
         this.hosts = planHosts(args.spec.topology, siteSubnets(labSiteCidr(site)));
-        const bootstrap = new ClusterBootstrap(`${name}-kubeadm`, { spec: args.spec, hosts: this.hosts, platform: labNodePlatform(site) }, child);
+        // As on OCI: the user data carries no join credentials; Pulumi joins the nodes over SSH, one
+        // control-plane node at a time (etcd takes one learner at a time).
+        const bootstrap = new ClusterBootstrap(`${name}-kubeadm`, { spec: args.spec, hosts: this.hosts, platform: labNodePlatform(site), joinOverSsh: true }, child);
+        this.kubeadm = bootstrap;
         this.instances = new LabInstances(`${name}-instances`, {
             site,
             hosts: this.hosts,

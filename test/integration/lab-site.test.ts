@@ -44,8 +44,15 @@ describe("the lab platform: pulumi up builds a real kubeadm site", function () {
     };
     const stack = (...args: string[]) => pulumi.ok([...args, "--stack", STACK, "--config-file", configFile]);
 
+    const INOTIFY = ["fs.inotify.max_user_instances", "fs.inotify.max_user_watches"];
+    const inotify = () => INOTIFY.map((key) => Number(fs.readFileSync(`/proc/sys/${key.replace(/\./g, "/")}`, "utf8")));
+    let hostInotify: number[] = [];
+
     before(() => {
         supply = readSupply();
+        // cloud.sh down below puts back what the host had before the lab.
+        execFileSync(CLOUD_SH, ["down"], { stdio: ["ignore", "ignore", "inherit"] });
+        hostInotify = inotify();
         execFileSync(CLOUD_SH, ["up"], { stdio: ["ignore", "ignore", "inherit"] });
         work = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-lab-site-"));
         key = path.join(work, "id_ed25519");
@@ -77,6 +84,11 @@ describe("the lab platform: pulumi up builds a real kubeadm site", function () {
         if (work) fs.rmSync(work, { recursive: true, force: true });
         // `stack init` keeps the passphrase salt beside the project, whatever --config-file says.
         fs.rmSync(path.join(ROOT, `Pulumi.${STACK}.yaml`), { force: true });
+    });
+
+    it("gives the instances, which share the host's kernel, inotify limits for a VM each", () => {
+        const [instances, watches] = inotify();
+        assert.ok(instances >= 8192 && watches >= 1_048_576, `${instances} inotify instances, ${watches} watches`);
     });
 
     it("builds cp1 and w1 from nothing with pulumi up; both are Ready and CoreDNS runs", () => {
@@ -143,5 +155,6 @@ describe("the lab platform: pulumi up builds a real kubeadm site", function () {
         assert.strictEqual(sh("bash", ["-c", "find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -name 'edri-*' | wc -l"]).stdout.trim(), "0", "no instance cgroup");
         assert.strictEqual(sh("bash", ["-c", `pgrep -f '^systemd-nspawn .*--directory=${LAB_DIR}/instances' | wc -l`]).stdout.trim(), "0", "no nspawn");
         assert.strictEqual(sh("bash", [path.join(ROOT, "supply", "serve.sh"), "status"]).status, 3, "no supply service");
+        assert.deepStrictEqual(inotify(), hostInotify, "the host's inotify limits are its own again");
     });
 });
