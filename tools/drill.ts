@@ -2,8 +2,9 @@
 //
 //   engine -> Kubernetes supply -> lab/cloud.sh up -> pulumi up lab-primary (a kubeadm site built
 //   from nothing, backup timers) -> pulumi up lab-standby (the same host names, the replica)
-//   -> data set on the primary -> a *scheduled* snapshot, replicated
-//   -> failover: restoreSnapshot=<id>, pulumi up -> verify byte for byte
+//   -> Kubernetes objects through the primary's API, raw keys into its etcd -> a *scheduled*
+//      snapshot, replicated -> failover: restoreSnapshot=<id>, pulumi up -> verify the raw keys byte
+//      for byte and the standby as a cluster (objects and UIDs, tokens, nodes, pods; k8sDataset.ts)
 //   -> more data -> newer snapshot -> new id, pulumi up (the chain is replaced) -> verify
 //   -> pulumi preview --refresh --expect-no-changes on both stacks
 //   -> one JSON summary line, last.
@@ -15,8 +16,9 @@ import { execFileSync } from "child_process";
 import * as path from "path";
 import { parseSnapshotId } from "../lib/snapshot";
 import { dumpOf, expectedDump, loadDataSet, makeDataSet, membership } from "./dataset";
+import { KubeVerified, makeKubeDataSet, verifyKubeStandby, writeKubeDataSet } from "./k8sDataset";
 import { LabAccess, waitFor } from "./lab";
-import { hostNames, labFromStacks, LabTopology, parseTopology, readSupply, STACKS, writeLabStacks } from "./labStacks";
+import { hostNames, labClusterConfig, labFromStacks, LabTopology, parseTopology, readSupply, STACKS, writeLabStacks } from "./labStacks";
 import { engineEnv, Pulumi, ROOT } from "./pulumiCli";
 
 export { engineEnv, Pulumi, ROOT } from "./pulumiCli";
@@ -37,6 +39,8 @@ export interface DrillSummary {
     rtoSeconds: { first: number; second: number };
     restorePhaseSeconds: { first: Record<string, number>; second: Record<string, number> };
     chainReplaced: number;
+    /** What each failover's standby cluster proved: the primary's objects, tokens, nodes, workloads. */
+    kubernetes: { first: KubeVerified; second: KubeVerified };
     topology: string;
     setupSeconds: { engine: number; supply: number; cloud: number; primary: number; standby: number };
     driftPreview: "no changes";
@@ -133,7 +137,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     const standbySeconds = seconds(t);
     log(`lab-standby built in ${standbySeconds}s`);
     const lab = new LabAccess(labFromStacks(pulumi));
+    const image = `${labClusterConfig(supply).imageRepository}/busybox:${supply.busyboxTag}`;
 
+    log("writing Kubernetes objects to the primary's API: namespace drill-g1, Secrets, ConfigMaps, a ServiceAccount and its tokens, RBAC, a CRD and its resources, a Deployment and a DaemonSet");
+    const kubeSets = [makeKubeDataSet(1, image)];
+    const kubeWritten = [await writeKubeDataSet(lab, kubeSets[0])];
     log(`writing data set 1 to the primary: ${options.keys} keys under /registry/ and ${options.bigValues} values of 150+ KiB`);
     const first = makeDataSet(1, options.keys, options.bigValues);
     const firstRevision = loadDataSet(lab, first);
@@ -144,6 +152,12 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     const one = failover(pulumi, firstId);
     verifyStandby(lab, expectedFirst, names.controlPlane);
     log(`standby restored from ${firstId}: ${expectedFirst.keys} keys verified in ${one.rtoSeconds}s`);
+    const kubeFirst = await verifyKubeStandby(lab, kubeSets, kubeWritten);
+    log(`standby cluster: ${kubeFirst.objectsVerified} objects with the primary's UIDs, ${kubeFirst.tokensAccepted} primary tokens accepted, `
+        + `nodes ${kubeFirst.nodesReady.join(" ")} Ready, ${kubeFirst.podsRunning} drill pods Running`);
+
+    kubeSets.push(makeKubeDataSet(2, image));
+    kubeWritten.push(await writeKubeDataSet(lab, kubeSets[1]));
 
     const second = makeDataSet(2, Math.ceil(options.keys / 3), Math.max(1, Math.floor(options.bigValues / 2)));
     const secondRevision = loadDataSet(lab, second);
@@ -159,6 +173,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     }
     verifyStandby(lab, expectedSecond, names.controlPlane);
     log(`standby restored from ${secondId}: ${expectedSecond.keys} keys verified; ${replaced.length} restore steps replaced`);
+    const kubeSecond = await verifyKubeStandby(lab, kubeSets, kubeWritten);
+    log(`standby cluster: ${kubeSecond.objectsVerified} objects, ${kubeSecond.tokensAccepted} tokens, ${kubeSecond.podsRunning} drill pods Running`);
 
     log("pulumi preview --refresh --expect-no-changes on both stacks");
     for (const stack of [STACKS.primary, STACKS.standby]) {
@@ -173,6 +189,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
         rtoSeconds: { first: one.rtoSeconds, second: two.rtoSeconds },
         restorePhaseSeconds: { first: one.phaseSeconds, second: two.phaseSeconds },
         chainReplaced: replaced.length,
+        kubernetes: { first: kubeFirst, second: kubeSecond },
         topology,
         setupSeconds: { engine: engineSeconds, supply: supplySeconds, cloud: cloudSeconds, primary: primarySeconds, standby: standbySeconds },
         driftPreview: "no changes",
