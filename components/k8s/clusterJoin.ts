@@ -2,6 +2,8 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { afterReady, asRoot, connectionArgs, NodeConnection } from "../../lib/connection";
 import { JOIN_TOKEN_TTL, mintJoinCredentialsScript, parseJoinCredentials } from "../../lib/kubeadmJoin";
+import { PlannedHost } from "../../lib/layout";
+import { BootstrapCheck } from "./bootstrapCheck";
 import { ClusterBootstrap } from "./clusterBootstrap";
 
 export interface ClusterJoinArgs {
@@ -95,4 +97,31 @@ export class ClusterJoin extends pulumi.ComponentResource {
         const joined = this.joins[node.name];
         return joined ? { ...node, readyAfter: [...(node.readyAfter ?? []), joined] } : node;
     }
+}
+
+export interface SiteJoinArgs {
+    /** Each node as its instance came up (its commands wait for the instance). */
+    created: NodeConnection[];
+    /** The site's bootstrap, built with `joinOverSsh`. */
+    bootstrap: ClusterBootstrap;
+    /** The site's hosts with their fixed addresses. */
+    hosts: PlannedHost[];
+    /** Each host's instance id: a replaced instance is joined again. */
+    instanceIds: Record<string, pulumi.Input<string>>;
+}
+
+/**
+ * A site's nodes as every later step needs them, the same on each platform: their first boot
+ * checked (BootstrapCheck), then joined over SSH one at a time (ClusterJoin).
+ */
+export function bootstrapAndJoin(stack: string, args: SiteJoinArgs, opts: pulumi.ComponentResourceOptions): NodeConnection[] {
+    const bootstrap = new BootstrapCheck(`${stack}-bootstrap`, { nodes: args.created }, opts);
+    const prepared = args.created.map((n) => bootstrap.ready(n));
+    const joined = new ClusterJoin(`${stack}-join`, {
+        nodes: prepared,
+        bootstrap: args.bootstrap,
+        addresses: Object.fromEntries(args.hosts.map((h) => [h.name, h.ip])),
+        generations: args.instanceIds,
+    }, opts);
+    return prepared.map((n) => joined.ready(n));
 }

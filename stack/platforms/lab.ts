@@ -6,8 +6,7 @@ import * as path from "path";
 import { labSiteCidr } from "../../components/lab/cloud";
 import { LabSite } from "../../components/lab/site";
 import { LabSnapshotStore } from "../../components/lab/snapshotStore";
-import { BootstrapCheck } from "../../components/k8s/bootstrapCheck";
-import { ClusterJoin } from "../../components/k8s/clusterJoin";
+import { bootstrapAndJoin } from "../../components/k8s/clusterJoin";
 import { NodeConnection } from "../../lib/connection";
 import { ed25519HostKey } from "../../lib/hostKeys";
 import { controlPlaneOf, workersOf } from "../../lib/hosts";
@@ -67,16 +66,13 @@ export const labPlatform: PlatformAdapter = {
             promote: config.promote,
             labRoot: LAB_ROOT,
         }, { parent: site });
-        const bootstrap = new BootstrapCheck(`${config.stack}-bootstrap`, { nodes: created }, { parent: site });
-        const prepared = created.map((n) => bootstrap.ready(n));
         // The same joins as on OCI; a replaced instance (a new id) is joined again.
-        const joined = new ClusterJoin(`${config.stack}-join`, {
-            nodes: prepared,
+        const nodes = bootstrapAndJoin(config.stack, {
+            created,
             bootstrap: site.kubeadm,
-            addresses: Object.fromEntries(site.hosts.map((h) => [h.name, h.ip])),
-            generations: Object.fromEntries(site.hosts.map((h) => [h.name, site.instances.instances[h.name].id])),
+            hosts: site.hosts,
+            instanceIds: Object.fromEntries(site.hosts.map((h) => [h.name, site.instances.instances[h.name].id])),
         }, { parent: site });
-        const nodes = prepared.map((n) => joined.ready(n));
         return {
             controlPlane: controlPlaneOf(nodes),
             workers: workersOf(nodes),

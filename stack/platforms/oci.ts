@@ -2,8 +2,7 @@
 // instances bootstrap kubeadm from cloud-init.
 
 import * as pulumi from "@pulumi/pulumi";
-import { BootstrapCheck } from "../../components/k8s/bootstrapCheck";
-import { ClusterJoin } from "../../components/k8s/clusterJoin";
+import { bootstrapAndJoin } from "../../components/k8s/clusterJoin";
 import { OciSite } from "../../components/oci/site";
 import { cidrTextsOverlap } from "../../lib/cidr";
 import { NodeConnection } from "../../lib/connection";
@@ -90,16 +89,13 @@ export const ociPlatform: PlatformAdapter = {
             proxy: bastion ? { host: bastion.publicIp, user: config.sshUser, privateKey } : undefined,
             readyAfter: [site.nodes.instances[h.name]],
         }));
-        const bootstrap = new BootstrapCheck(`${config.stack}-bootstrap`, { nodes: created }, { parent: site });
-        const prepared = created.map((n) => bootstrap.ready(n));
         // Joins with credentials minted at join time; a replaced instance is joined again (F10, F16).
-        const joined = new ClusterJoin(`${config.stack}-join`, {
-            nodes: prepared,
+        const nodes = bootstrapAndJoin(config.stack, {
+            created,
             bootstrap: site.kubeadm,
-            addresses: Object.fromEntries(site.hosts.map((h) => [h.name, h.ip])),
-            generations: Object.fromEntries(site.hosts.map((h) => [h.name, site.nodes.instances[h.name].id])),
+            hosts: site.hosts,
+            instanceIds: Object.fromEntries(site.hosts.map((h) => [h.name, site.nodes.instances[h.name].id])),
         }, { parent: site });
-        const nodes = prepared.map((n) => joined.ready(n));
         return {
             controlPlane: controlPlaneOf(nodes),
             workers: workersOf(nodes),
