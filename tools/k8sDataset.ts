@@ -289,13 +289,13 @@ function kubectlJson<T>(lab: LabAccess, site: Site, args: string): T {
     return JSON.parse(lab.kubectl(site, `${args} -o json`)) as T;
 }
 
+/** The objects as the site holds them, read in one SSH session (the wait loop polls this); a missing one is left out. */
 function recordsOn(lab: LabAccess, site: Site, refs: ObjectRef[]): ObjectRecord[] {
-    return refs.flatMap((ref) => {
-        const run = lab.ssh(site, lab.controlPlane(site)[0].name,
-            `${LabAccess.KUBECTL} get ${ref.resource} ${ref.name}${ref.namespace ? ` -n ${ref.namespace}` : ""} -o json`);
-        if (run.status !== 0) return [];
-        return [recordOf(ref, JSON.parse(run.stdout) as KubeObject)];
-    });
+    const end = "--- etcd-dr: end of object ---";
+    const script = refs.map((ref) =>
+        `${LabAccess.KUBECTL} get ${ref.resource} ${ref.name}${ref.namespace ? ` -n ${ref.namespace}` : ""} -o json 2>/dev/null || true; echo '${end}'`);
+    const objects = lab.ok(site, lab.controlPlane(site)[0].name, script.join("\n")).split(`${end}\n`);
+    return refs.flatMap((ref, i) => (objects[i]?.trim() ? [recordOf(ref, JSON.parse(objects[i]) as KubeObject)] : []));
 }
 
 /** Writes a data set through the primary's API, waits for its workloads, records it and its tokens. */
