@@ -354,6 +354,61 @@ cmd_restore_verify() {
     report_result verify "\"revision\":${revision},\"members\":[\"${members//,/\",\"}\"]"
 }
 
+# An IPv4 address as one number.
+ipv4_number() {
+    local IFS=. a b c d
+    read -r a b c d <<<"$1"
+    echo $(((a << 24) | (b << 16) | (c << 8) | d))
+}
+
+# True when ADDRESS lies inside CIDR (both IPv4).
+in_cidr() {
+    local bits=${2#*/} mask address network
+    mask=$((bits == 0 ? 0 : (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF))
+    address="$(ipv4_number "$1")"
+    network="$(ipv4_number "${2%/*}")"
+    (((address & mask) == (network & mask)))
+}
+
+CNI_BRIDGE=${CNI_BRIDGE:-cni0}
+FLANNEL_SUBNET_FILE=${FLANNEL_SUBNET_FILE:-/run/flannel/subnet.env}
+
+# The pod range the restored cluster gives this node, read as the node itself (kubelet.conf: the
+# node authorizer lets a node read its own Node object; workers have no admin.conf).
+node_pod_cidr() {
+    kubectl --kubeconfig "${ETCD_DR_KUBELET_KUBECONFIG:-/etc/kubernetes/kubelet.conf}" --request-timeout=10s \
+        get node "$(hostname -s)" -o 'jsonpath={.spec.podCIDR}' 2>/dev/null
+}
+
+# The range flannel runs this node with now (FLANNEL_SUBNET=10.244.4.1/24); empty without flannel.
+flannel_subnet() { sed -n 's/^FLANNEL_SUBNET=//p' "$FLANNEL_SUBNET_FILE" 2>/dev/null || true; }
+
+# The CNI bridge's address with its prefix; empty where the CNI makes no bridge (Calico).
+bridge_address() { ip -4 -o addr show dev "$CNI_BRIDGE" 2>/dev/null | awk '{ print $4; exit }' || true; }
+
+pod_cidr_known() { [[ -n "$(node_pod_cidr)" ]]; }
+flannel_within() { local subnet; subnet="$(flannel_subnet)"; [[ -n "$subnet" ]] && in_cidr "${subnet%/*}" "$1"; }
+
+# The restored Node objects carry the primary's pod range under each node name, which is this
+# node's own only if both sites registered their nodes in the same order. Flannel takes the
+# restored range when its pod restarts, but the bridge plugin refuses a cni0 that still holds the
+# old one ("cni0" already has an IP address different from ...) and no new pod starts here.
+# Removed once flannel has the new range, the bridge is made again by the next pod's sandbox.
+reset_cni_bridge() {
+    local bridge range host
+    host="$(hostname -s)"
+    bridge="$(bridge_address)"
+    [[ -n "$bridge" ]] || return 0
+    wait_until "$ETCD_DR_VERIFY_TIMEOUT" pod_cidr_known ||
+        die "the restored Node $host has no pod range after ${ETCD_DR_VERIFY_TIMEOUT}s; see \`kubectl get node $host -o yaml\`"
+    range="$(node_pod_cidr)"
+    in_cidr "${bridge%/*}" "$range" && return 0
+    wait_until "$ETCD_DR_VERIFY_TIMEOUT" flannel_within "$range" ||
+        die "flannel on $host has not taken the restored pod range $range after ${ETCD_DR_VERIFY_TIMEOUT}s (it runs $(flannel_subnet)); see \`kubectl -n kube-flannel logs\` for this node"
+    ip link delete "$CNI_BRIDGE"
+    echo "removed the CNI bridge $CNI_BRIDGE ($bridge) on $host: the restored pod range of this node is $range"
+}
+
 # restarts the kubelet once per restored snapshot: it re-registers its node and re-reads the pods
 # bound to it from the restored data. Runs on every node, workers too.
 cmd_restore_restart_kubelet() {
@@ -364,6 +419,7 @@ cmd_restore_restart_kubelet() {
     fi
     systemctl restart kubelet
     wait_until 30 systemctl is-active --quiet kubelet || die "the kubelet on $(hostname -s) is not active after its restart; see \`journalctl -u kubelet\`"
+    reset_cni_bridge
     echo "$id" | write_atomically "$done_file"
     echo "kubelet restarted on $(hostname -s) for $id"
 }

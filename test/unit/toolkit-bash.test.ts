@@ -341,6 +341,55 @@ describe("node toolkit functions in bash (no lab)", function () {
         });
     });
 
+    describe("the CNI bridge after a restore (ip, kubectl and hostname stubbed)", () => {
+        // cp3 registered third on the primary and fourth on the standby: the restored Node gives it
+        // the primary's 10.244.4.0/24 while its bridge still holds the standby's 10.244.3.1/24.
+        const stubs = (bridge: string, podCidr: string, flannel: string) => [
+            `ip() { if [[ $1 == -4 ]]; then ${bridge ? `echo '7: cni0    inet ${bridge} brd 10.244.3.255 scope global cni0'` : "return 1"}; else echo "ip $*"; fi; }`,
+            `kubectl() { ${podCidr ? `echo ${podCidr}` : "return 1"}; }`,
+            "hostname() { echo cp3; }",
+            `printf 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=%s\n' ${q(flannel)} > flannel.env`,
+        ].join("\n");
+        const env = { FLANNEL_SUBNET_FILE: "flannel.env", ETCD_DR_VERIFY_TIMEOUT: "1" };
+
+        it("in_cidr does the range maths", () => {
+            const cases = [["10.244.4.1", "10.244.4.0/24"], ["10.244.3.1", "10.244.4.0/24"], ["10.244.4.255", "10.244.4.0/24"],
+                ["10.245.0.1", "10.244.0.0/16"], ["192.168.1.1", "0.0.0.0/0"], ["10.1.2.3", "10.1.2.3/32"], ["10.1.2.4", "10.1.2.3/32"]];
+            const run = sourced(cases.map(([a, c]) => `if in_cidr ${a} ${c}; then echo in; else echo out; fi`).join("\n"));
+            assert.deepStrictEqual(run, { status: 0, stdout: "in\nout\nin\nout\nin\nin\nout\n", stderr: "" });
+        });
+
+        it("removes a bridge outside the node's restored range once flannel has taken that range", () => {
+            const run = sourced(`${stubs("10.244.3.1/24", "10.244.4.0/24", "10.244.4.1/24")}\nreset_cni_bridge`, env);
+            assert.deepStrictEqual(run, {
+                status: 0,
+                stdout: "ip link delete cni0\nremoved the CNI bridge cni0 (10.244.3.1/24) on cp3: the restored pod range of this node is 10.244.4.0/24\n",
+                stderr: "",
+            });
+        });
+
+        it("keeps a bridge inside the range, and does nothing where the CNI has no bridge", () => {
+            assert.deepStrictEqual(sourced(`${stubs("10.244.4.1/24", "10.244.4.0/24", "10.244.4.1/24")}\nreset_cni_bridge`, env), { status: 0, stdout: "", stderr: "" });
+            assert.deepStrictEqual(sourced(`${stubs("", "", "")}\nreset_cni_bridge`, env), { status: 0, stdout: "", stderr: "" });
+        });
+
+        it("waits for flannel, and fails with one line when it keeps the old range", () => {
+            const run = sourced(`${stubs("10.244.3.1/24", "10.244.4.0/24", "10.244.3.1/24")}\nreset_cni_bridge`, env);
+            assert.strictEqual(run.status, 1);
+            assert.doesNotMatch(run.stdout, /ip link delete/);
+            assert.deepStrictEqual(errorLines(run.stderr), [
+                "etcd-dr: ERROR: flannel on cp3 has not taken the restored pod range 10.244.4.0/24 after 1s (it runs 10.244.3.1/24); see `kubectl -n kube-flannel logs` for this node",
+            ]);
+        });
+
+        it("fails with one line when the API does not say the node's range", () => {
+            const run = sourced(`${stubs("10.244.3.1/24", "", "10.244.4.1/24")}\nreset_cni_bridge`, env);
+            assert.strictEqual(run.status, 1);
+            assert.doesNotMatch(run.stdout, /ip link delete/);
+            assert.deepStrictEqual(errorLines(run.stderr), ["etcd-dr: ERROR: the restored Node cp3 has no pod range after 1s; see `kubectl get node cp3 -o yaml`"]);
+        });
+    });
+
     describe("failures end with one ERROR line", () => {
         // The toolkit as it runs on a node (assembled) and as it runs from a checkout.
         const builds = (): [string, string][] => [
