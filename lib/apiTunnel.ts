@@ -118,21 +118,26 @@ interface KubeconfigCluster {
 }
 
 /**
- * An admin kubeconfig pointed at a tunnel: every cluster's server becomes https://127.0.0.1:<port>
- * and its tls-server-name the API alias, so the API certificate (which names the alias, not
- * 127.0.0.1) still verifies.
+ * An admin kubeconfig whose clusters are reached at `server` and verified as `tlsServerName`: the
+ * API certificate names the API alias and the host names (certSANs), not a tunnel's 127.0.0.1 or an
+ * OCI front end's address, so the alias is what the client must check.
  */
-export function tunnelKubeconfig(kubeconfig: string, localPort: number, tlsServerName: string): string {
+export function kubeconfigFor(kubeconfig: string, server: string | undefined, tlsServerName: string): string {
     const doc = yaml.load(kubeconfig) as { clusters?: KubeconfigCluster[] } | undefined;
     if (!doc || typeof doc !== "object" || !Array.isArray(doc.clusters) || doc.clusters.length === 0) {
         throw new Error("the admin kubeconfig has no clusters; is /etc/kubernetes/admin.conf complete on the control-plane node?");
     }
     for (const entry of doc.clusters) {
         if (!entry.cluster) throw new Error(`the admin kubeconfig's cluster '${entry.name ?? "?"}' has no settings`);
-        entry.cluster.server = `https://127.0.0.1:${localPort}`;
+        if (server !== undefined) entry.cluster.server = server;
         entry.cluster["tls-server-name"] = tlsServerName;
     }
     return yaml.dump(doc, { lineWidth: -1 });
+}
+
+/** An admin kubeconfig pointed at a tunnel's local port (see kubeconfigFor). */
+export function tunnelKubeconfig(kubeconfig: string, localPort: number, tlsServerName: string): string {
+    return kubeconfigFor(kubeconfig, `https://127.0.0.1:${localPort}`, tlsServerName);
 }
 
 /**

@@ -28,6 +28,13 @@ export type Role = (typeof ROLES)[number];
 export const PLATFORMS = ["oci", "existing", "lab"] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
+/**
+ * Whether the program uses the site's Kubernetes API unless told otherwise: on the sites it builds
+ * (oci, and the lab that stands in for it) it reaches the API through its SSH tunnel; `existing`
+ * hosts may run anything, so there it is asked for.
+ */
+const KUBERNETES_API_BY_DEFAULT: Record<Platform, boolean> = { oci: true, lab: true, existing: false };
+
 /** Raw config as Pulumi stores it: full keys ("etcd-dr:role", "oci:region") to strings; objects are JSON. */
 export interface ConfigSource {
     get(key: string): string | undefined;
@@ -219,7 +226,7 @@ export function loadConfig(stack: string, source: ConfigSource): LoadResult {
 
     const snapshots = loadSnapshots(read, platform);
     const backup = loadBackup(read);
-    const kubernetesApi = read.boolean("kubernetesApi", platform === "oci");
+    const kubernetesApi = read.boolean("kubernetesApi", KUBERNETES_API_BY_DEFAULT[platform]);
     const restoreSnapshot = loadRestoreSnapshot(read, role);
     const encryptionKey = read.string("encryptionKey");
     if (encryptionKey !== undefined && role === "standby") {

@@ -164,8 +164,9 @@ export async function runSite(now: Date = new Date()): Promise<ExportedSiteOutpu
             controlPlane: site.controlPlane[0],
             endpoint: site.apiEndpoint,
             apiAlias: spec.topology.apiAlias,
-            // Promoted, the primary is the site being replaced and its API may be gone with its region.
-            peerKubeconfig: primary?.adminKubeconfig && !config.promote ? pulumi.secret(primary.adminKubeconfig) : undefined,
+            // Parity is checked when the standby is built, never during a failover: the primary's
+            // API may be gone with its region (and after the restore the kubeadm-config is its own).
+            peerKubeconfig: primary?.adminKubeconfig && !config.restoreSnapshot ? pulumi.secret(primary.adminKubeconfig) : undefined,
             restored: restored
                 ? { snapshotId: restored.snapshotId, revision: restored.restoredRevision, at: restored.report.endTime, after: restored }
                 : undefined,

@@ -6,7 +6,8 @@
 //      snapshot, replicated -> failover: restoreSnapshot=<id>, pulumi up -> verify the raw keys byte
 //      for byte and the standby as a cluster (objects and UIDs, tokens, nodes, pods; k8sDataset.ts)
 //   -> more data -> newer snapshot -> new id, pulumi up (the chain is replaced) -> verify
-//   -> pulumi preview --refresh --expect-no-changes on both stacks
+//   -> pulumi preview --refresh --run-program --expect-no-changes on both stacks (the program opens
+//      the tunnel to each site's API that the refresh reads through)
 //   -> one JSON summary line, last.
 //
 // `make drill` runs it; test/e2e runs the same steps with assertions. The lab stays up afterwards.
@@ -72,17 +73,36 @@ export interface Failover {
     upOutput: string;
 }
 
-export function failover(pulumi: Pulumi, snapshotId: string): Failover {
+export function failover(pulumi: Pulumi, lab: LabAccess, snapshotId: string): Failover {
     pulumi.ok(["config", "set", "--stack", STACKS.standby, "restoreSnapshot", snapshotId]);
     const started = Date.now();
     const upOutput = pulumi.ok(["up", "--stack", STACKS.standby, "--yes", "--skip-preview"]);
     const rtoSeconds = seconds(started);
     const created = parseSnapshotId(snapshotId)?.createdAt.getTime() ?? started;
-    const restore = pulumi.outputs(STACKS.standby).restore as { snapshotId: string; phaseSeconds: Record<string, number> };
+    const restore = pulumi.outputs(STACKS.standby).restore as { snapshotId: string; restoredRevision: number; phaseSeconds: Record<string, number> };
     if (restore?.snapshotId !== snapshotId) {
         throw new Error(`the standby's restore output names ${restore?.snapshotId}, not ${snapshotId}`);
     }
+    const status = restoreStatus(lab);
+    if (status.snapshotId !== snapshotId || status.revision !== String(restore.restoredRevision)) {
+        throw new Error(`kube-system/etcd-dr-status on the standby says ${JSON.stringify(status)}; the restore was ${snapshotId} at revision ${restore.restoredRevision}`);
+    }
     return { rtoSeconds, rpoSeconds: Math.round((started - created) / 1000), phaseSeconds: restore.phaseSeconds, upOutput };
+}
+
+/** What the program recorded through the standby's API after its restore (ClusterApi). */
+export function restoreStatus(lab: LabAccess): Record<string, string> {
+    const configMap = JSON.parse(lab.kubectl("standby", "-n kube-system get configmap etcd-dr-status -o json")) as { data?: Record<string, string> };
+    return configMap.data ?? {};
+}
+
+/** The program's kubeadm-config parity check, as the standby's stack output reports it. */
+export function kubeadmParity(pulumi: Pulumi): string[] {
+    const parity = pulumi.outputs(STACKS.standby).kubeadmParity;
+    if (!Array.isArray(parity)) {
+        throw new Error("the standby has no kubeadmParity output: the program did not read both sites' kubeadm-config through the Kubernetes API");
+    }
+    return parity as string[];
 }
 
 export function verifyStandby(lab: LabAccess, expected: { sha256: string; keys: number }, controlPlane: string[]): void {
@@ -136,6 +156,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     pulumi.ok(["up", "--stack", STACKS.standby, "--yes", "--skip-preview"]);
     const standbySeconds = seconds(t);
     log(`lab-standby built in ${standbySeconds}s`);
+    const parity = kubeadmParity(pulumi);
+    if (parity.length > 0) throw new Error(`the sites' kubeadm ClusterConfiguration differs: ${parity.join("; ")}`);
+    log("the program read both sites' kubeadm-config through the Kubernetes API: equal");
     const lab = new LabAccess(labFromStacks(pulumi));
     const image = `${labClusterConfig(supply).imageRepository}/busybox:${supply.busyboxTag}`;
 
@@ -149,9 +172,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     log(`primary at revision ${firstRevision}; waiting for the backup timer to commit a snapshot and the replica to receive it`);
     const firstId = await waitForSnapshot(lab, firstRevision, 180_000);
     log(`failing over to ${firstId}`);
-    const one = failover(pulumi, firstId);
+    const one = failover(pulumi, lab, firstId);
     verifyStandby(lab, expectedFirst, names.controlPlane);
-    log(`standby restored from ${firstId}: ${expectedFirst.keys} keys verified in ${one.rtoSeconds}s`);
+    log(`standby restored from ${firstId}: ${expectedFirst.keys} keys verified in ${one.rtoSeconds}s; kube-system/etcd-dr-status records it`);
     const kubeFirst = await verifyKubeStandby(lab, kubeSets, kubeWritten);
     log(`standby cluster: ${kubeFirst.objectsVerified} objects with the primary's UIDs, ${kubeFirst.tokensAccepted} primary tokens accepted, `
         + `nodes ${kubeFirst.nodesReady.join(" ")} Ready, ${kubeFirst.podsRunning} drill pods Running`);
@@ -165,7 +188,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     log(`more data on the primary (revision ${secondRevision}); waiting for a newer scheduled snapshot`);
     const secondId = await waitForSnapshot(lab, secondRevision, 180_000);
     log(`failing over again, to ${secondId}: the restore chain is replaced`);
-    const two = failover(pulumi, secondId);
+    const two = failover(pulumi, lab, secondId);
     const replaced = replacedSteps(two.upOutput);
     const chainLength = names.controlPlane.length * 4 + 1 + names.controlPlane.length + names.workers.length + 1;
     if (replaced.length < chainLength) {
@@ -176,9 +199,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     const kubeSecond = await verifyKubeStandby(lab, kubeSets, kubeWritten);
     log(`standby cluster: ${kubeSecond.objectsVerified} objects, ${kubeSecond.tokensAccepted} tokens, ${kubeSecond.podsRunning} drill pods Running`);
 
-    log("pulumi preview --refresh --expect-no-changes on both stacks");
+    log("pulumi preview --refresh --run-program --expect-no-changes on both stacks");
     for (const stack of [STACKS.primary, STACKS.standby]) {
-        pulumi.ok(["preview", "--stack", stack, "--refresh", "--expect-no-changes"]);
+        pulumi.ok(["preview", "--stack", stack, "--refresh", "--run-program", "--expect-no-changes"]);
     }
 
     return {

@@ -101,7 +101,6 @@ export function writeLabStacks(pulumi: Pulumi, options: LabStacksOptions): void 
     const common = {
         "etcd-dr:platform": "lab",
         "etcd-dr:sshPublicKey": key.publicKey,
-        "etcd-dr:kubernetesApi": "false",
         "etcd-dr:snapshots": { prefix: "etcd", parExpiresAt: expires },
     };
     const files: Record<string, Record<string, unknown>> = {

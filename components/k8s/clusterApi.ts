@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { openApiTunnel, preferredPort, SshLogin, tunnelKubeconfig } from "../../lib/apiTunnel";
+import { kubeconfigFor, openApiTunnel, preferredPort, SshLogin, tunnelKubeconfig } from "../../lib/apiTunnel";
 import { afterReady, asRoot, connectionArgs, NodeConnection } from "../../lib/connection";
 import { kubeadmDifferences } from "../../lib/parity";
 
@@ -12,17 +12,21 @@ export interface ClusterApiArgs {
     endpoint: pulumi.Input<string>;
     /** The API alias, a name in the API certificate: the TLS server name through the tunnel. */
     apiAlias: string;
-    /** The other site's admin kubeconfig (standby only), for the parity check. */
+    /**
+     * The other site's admin kubeconfig (standby only), for the parity check. Give it only while no
+     * restore is configured: a failover must not need the primary's API, which may be gone.
+     */
     peerKubeconfig?: pulumi.Input<string>;
-    /** After a restore: what to record in kube-system/etcd-dr-status. */
+    /**
+     * After a restore: what to record in kube-system/etcd-dr-status. The site's API is used only
+     * once the restore has ended (`at` known): the provider decides once, when it is configured,
+     * whether the cluster is reachable, and during the restore the control plane is stopped.
+     */
     restored?: { snapshotId: string; revision: pulumi.Input<number>; at: pulumi.Input<string>; after: pulumi.Resource };
 }
 
 const API_PORT = 6443;
 
-function pointAt(kubeconfig: string, endpoint: string): string {
-    return kubeconfig.replace(/server: https:\/\/[^\s]+/g, `server: https://${endpoint}:${API_PORT}`);
-}
 
 /** True under pulumi.runtime.setMocks (plan tests, `npm run plan`): no tunnel is opened there. */
 function mocked(): boolean {
@@ -58,7 +62,9 @@ export class ClusterApi extends pulumi.ComponentResource {
             logging: "none",
             addPreviousOutputInEnv: false,
         }, { parent: this, additionalSecretOutputs: ["stdout"], dependsOn: afterReady(args.controlPlane) });
-        this.kubeconfig = pulumi.secret(pulumi.all([read.stdout, args.endpoint]).apply(([text, endpoint]) => pointAt(text ?? "", endpoint)));
+        // What an operator (or the other stack) uses from inside the VCN: the API front end, verified as the alias.
+        this.kubeconfig = pulumi.secret(pulumi.all([read.stdout, args.endpoint]).apply(([text, endpoint]) =>
+            kubeconfigFor(text ?? "", `https://${endpoint}:${API_PORT}`, args.apiAlias)));
         // The nodes' API is private: the program holds an SSH tunnel to it open for the deployment
         // (through the node's proxy, the bastion, where it has one), and the provider dials the
         // tunnel with the alias as TLS server name. The local port is the same on every run of the
@@ -66,7 +72,8 @@ export class ClusterApi extends pulumi.ComponentResource {
         const node = args.controlPlane as NodeConnection & WithHostKey;
         const jump = node.proxy ? login({ ...node.proxy, port: 22 }) : undefined;
         const seed = `${pulumi.getStack()}:${name}`;
-        const tunneled = pulumi.all([read.stdout, args.endpoint, login(node), jump]).apply(async ([text, endpoint, nodeLogin, jumpLogin]) => {
+        const restoreEnded = args.restored ? pulumi.output(args.restored.at) : pulumi.output("");
+        const tunneled = pulumi.all([read.stdout, args.endpoint, login(node), jump, restoreEnded]).apply(async ([text, endpoint, nodeLogin, jumpLogin]) => {
             if (mocked()) return tunnelKubeconfig(text ?? "", preferredPort(seed), args.apiAlias);
             const tunnel = await openApiTunnel(
                 { node: nodeLogin, ...(jumpLogin ? { jump: jumpLogin } : {}), target: { host: endpoint, port: API_PORT } },
@@ -77,7 +84,10 @@ export class ClusterApi extends pulumi.ComponentResource {
         const provider = new k8s.Provider(`${name}-provider`, { kubeconfig: pulumi.secret(tunneled) }, { parent: this });
 
         if (args.peerKubeconfig) {
-            const peer = new k8s.Provider(`${name}-peer-provider`, { kubeconfig: args.peerKubeconfig }, { parent: this });
+            // Straight to the primary's front end (the runner reaches it through the peering); a
+            // primary built before its kubeconfig named the alias is verified as the alias here too.
+            const peerKubeconfig = pulumi.secret(pulumi.output(args.peerKubeconfig).apply((text) => kubeconfigFor(text, undefined, args.apiAlias)));
+            const peer = new k8s.Provider(`${name}-peer-provider`, { kubeconfig: peerKubeconfig }, { parent: this });
             const mine = k8s.core.v1.ConfigMap.get(`${name}-kubeadm-config`, "kube-system/kubeadm-config", { parent: this, provider });
             const theirs = k8s.core.v1.ConfigMap.get(`${name}-peer-kubeadm-config`, "kube-system/kubeadm-config", { parent: this, provider: peer });
             this.parity = pulumi.all([theirs.data, mine.data]).apply(([primary, standby]) => {

@@ -34,7 +34,7 @@ describe("end-to-end DR drill on the lab", function () {
     after(() => {
         if (pulumi) {
             for (const stack of [STACKS.standby, STACKS.primary]) {
-                pulumi.run(["destroy", "--stack", stack, "--yes", "--skip-preview"]);
+                pulumi.run(["destroy", "--stack", stack, "--yes", "--skip-preview", "--run-program"]);
                 pulumi.run(["stack", "rm", stack, "--yes"]);
             }
         }
@@ -111,7 +111,7 @@ describe("end-to-end DR drill on the lab", function () {
     it("sees a timer disabled by hand and a toolkit edited by hand, with a readable diff", () => {
         lab.ok("primary", DISABLED, "systemctl disable --now etcd-dr-backup.timer");
         lab.ok("primary", EDITED, "echo '# edited by hand' >> /usr/local/sbin/etcd-dr");
-        const preview = pulumi.run(["preview", "--stack", STACKS.primary, "--refresh", "--expect-no-changes", "--diff"]);
+        const preview = pulumi.run(["preview", "--stack", STACKS.primary, "--refresh", "--run-program", "--expect-no-changes", "--diff"]);
         assert.notStrictEqual(preview.status, 0, "drift must fail --expect-no-changes");
         assert.match(preview.stdout, /~ timer\s*: "enabled active" => "disabled inactive"/);
         assert.match(preview.stdout, /~ toolkitSha256: "[0-9a-f]{64}" => "[0-9a-f]{64}"/);
@@ -123,13 +123,13 @@ describe("end-to-end DR drill on the lab", function () {
         pulumi.ok(["up", "--stack", STACKS.primary, "--refresh", "--yes", "--skip-preview"]);
         assert.strictEqual(lab.ok("primary", DISABLED, "systemctl is-enabled etcd-dr-backup.timer").trim(), "enabled");
         assert.doesNotMatch(lab.ok("primary", EDITED, "tail -n1 /usr/local/sbin/etcd-dr"), /edited by hand/);
-        pulumi.ok(["preview", "--stack", STACKS.primary, "--refresh", "--expect-no-changes"]);
-        pulumi.ok(["preview", "--stack", STACKS.standby, "--refresh", "--expect-no-changes"]);
+        pulumi.ok(["preview", "--stack", STACKS.primary, "--refresh", "--run-program", "--expect-no-changes"]);
+        pulumi.ok(["preview", "--stack", STACKS.standby, "--refresh", "--run-program", "--expect-no-changes"]);
     });
 
     it("destroys both stacks: every instance of both sites is gone", () => {
-        pulumi.ok(["destroy", "--stack", STACKS.standby, "--yes", "--skip-preview"]);
-        pulumi.ok(["destroy", "--stack", STACKS.primary, "--yes", "--skip-preview"]);
+        pulumi.ok(["destroy", "--stack", STACKS.standby, "--yes", "--skip-preview", "--run-program"]);
+        pulumi.ok(["destroy", "--stack", STACKS.primary, "--yes", "--skip-preview", "--run-program"]);
         const left = JSON.parse(execFileSync(path.join(ROOT, "lab", "instance.sh"), ["list", "--json"], { encoding: "utf8" })) as unknown[];
         assert.deepStrictEqual(left, []);
     });

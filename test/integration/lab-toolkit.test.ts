@@ -128,7 +128,7 @@ describe("node toolkit on kubeadm lab sites", function () {
 
     after(() => {
         if (pulumi) {
-            for (const stack of [STACKS.standby, STACKS.primary]) pulumi.run(["destroy", "--stack", stack, "--yes", "--skip-preview"]);
+            for (const stack of [STACKS.standby, STACKS.primary]) pulumi.run(["destroy", "--stack", stack, "--yes", "--skip-preview", "--run-program"]);
         }
         execFileSync(CLOUD_SH, ["down"], { stdio: ["ignore", "ignore", "inherit"] });
     });

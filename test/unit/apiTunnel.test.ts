@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as yaml from "js-yaml";
-import { hostKeyAlgorithms, knownHosts, preferredPort, sshArgs, sshConfig, TunnelRoute, tunnelFiles, tunnelKubeconfig } from "../../lib/apiTunnel";
+import { hostKeyAlgorithms, kubeconfigFor, knownHosts, preferredPort, sshArgs, sshConfig, TunnelRoute, tunnelFiles, tunnelKubeconfig } from "../../lib/apiTunnel";
 
 const ADMIN_CONF = `apiVersion: v1
 kind: Config
@@ -44,6 +44,14 @@ describe("apiTunnel", () => {
         });
         assert.strictEqual(doc.users[0].user["client-key-data"], "S0VZ");
         assert.strictEqual(doc["current-context"], "kubernetes-admin@kubernetes");
+    });
+
+    it("verifies another site's front end by the API alias, its server kept or set", () => {
+        const cluster = (text: string) => (yaml.load(text) as { clusters: { cluster: Record<string, string> }[] }).clusters[0].cluster;
+        const kept = cluster(kubeconfigFor(ADMIN_CONF, undefined, "k8s-api"));
+        assert.strictEqual(kept["tls-server-name"], "k8s-api");
+        assert.strictEqual(kept.server, (yaml.load(ADMIN_CONF) as { clusters: { cluster: { server: string } }[] }).clusters[0].cluster.server);
+        assert.strictEqual(cluster(kubeconfigFor(ADMIN_CONF, "https://10.10.0.250:6443", "k8s-api")).server, "https://10.10.0.250:6443");
     });
 
     it("refuses a kubeconfig without clusters, saying where it came from", () => {

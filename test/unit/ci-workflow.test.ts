@@ -9,7 +9,7 @@ import { ROOT } from "../helpers/plan";
 
 interface Workflow {
     env: Record<string, string>;
-    jobs: Record<string, { "runs-on": string; steps: { uses?: string; with?: Record<string, unknown> }[] }>;
+    jobs: Record<string, { "runs-on": string; steps: { uses?: string; run?: string; with?: Record<string, unknown> }[] }>;
 }
 
 const workflow = yaml.load(fs.readFileSync(path.join(ROOT, ".github", "workflows", "etcd-dr.yml"), "utf8")) as Workflow;
@@ -23,9 +23,17 @@ describe("the CI workflow (F15)", () => {
         }
     });
 
-    it("checks drift with a refresh that must find no changes, on both stacks", () => {
-        const drift = workflow.jobs.drift.steps.find((s) => s.uses?.startsWith("pulumi/actions"));
-        assert.deepStrictEqual([drift?.with?.refresh, drift?.with?.["expect-no-changes"]], [true, true]);
+    it("checks drift with a refresh that runs the program and must find no changes, on both stacks", () => {
+        const drift = workflow.jobs.drift.steps.find((s) => s.run?.includes("pulumi preview"));
+        assert.ok(drift, "the drift job runs pulumi preview");
+        for (const flag of ["--refresh", "--run-program", "--expect-no-changes"]) assert.match(drift.run ?? "", new RegExp(`(^| )${flag}( |$)`), flag);
+        assert.match(drift.run ?? "", /--stack "\$\{\{ matrix\.stack \}\}"/);
+    });
+
+    it("never refreshes without the program: the Kubernetes API is reached through the program's tunnel", () => {
+        for (const [name, job] of Object.entries(workflow.jobs)) {
+            for (const step of job.steps) assert.notStrictEqual(step.with?.refresh, true, `${name}: the action's refresh does not run the program`);
+        }
     });
 
     it("names the state backend, so the program can check its region", () => {

@@ -53,6 +53,29 @@ describe("config loader", () => {
         assert.strictEqual(result.config?.sshUser, "ubuntu");
     });
 
+    it("uses the Kubernetes API by default on the sites it builds (oci, lab), not on existing hosts", () => {
+        const lab = load({
+            "etcd-dr:role": "primary",
+            "etcd-dr:platform": "lab",
+            "etcd-dr:sshPublicKey": "ssh-ed25519 AAAAC3Nza test",
+            "etcd-dr:sshPrivateKey": "key",
+            "etcd-dr:snapshots": { parExpiresAt: "2027-06-30T00:00:00Z" },
+            "etcd-dr:topology": { clusterName: "drill" },
+            "etcd-dr:cluster": { cniManifestUrl: "http://10.250.0.1/cni.yaml", kubernetesPackageRepo: "http://10.250.0.1/k8s" },
+        });
+        assert.deepStrictEqual(lab.errors, []);
+        assert.strictEqual(lab.config?.kubernetesApi, true);
+        const existing = load({
+            "etcd-dr:role": "primary",
+            "etcd-dr:platform": "existing",
+            "etcd-dr:nodes": [{ name: "cp1", address: "10.0.0.11", role: "control-plane" }],
+            "etcd-dr:storeWriteUrl": "http://10.0.0.1:8080/p/write/n/lab/b/etcd/o/",
+            "etcd-dr:sshPrivateKey": "key",
+        });
+        assert.deepStrictEqual(existing.errors, []);
+        assert.strictEqual(existing.config?.kubernetesApi, false);
+    });
+
     const cases: [string, (raw: Raw) => void, RegExp][] = [
         ["missing compartment", (r) => delete r["etcd-dr:compartmentId"], /^etcd-dr:compartmentId is not set: set the OCID/],
         ["malformed compartment", (r) => (r["etcd-dr:compartmentId"] = "compartment-1"), /is not a compartment or tenancy OCID/],

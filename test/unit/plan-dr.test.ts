@@ -135,6 +135,17 @@ describe("offline plan: backups and restores", function () {
         assert.deepStrictEqual(byName(resources, "standby-kubernetes-etcd-dr-status").dependsOn, ["standby-restore"]);
     });
 
+    it("reads both sites' kubeadm-config when the standby is built, and neither during a failover (the primary's API may be gone)", () => {
+        const kube = (resources: PlannedResource[]) => resources
+            .filter((r) => r.type.startsWith("kubernetes:") || r.type === "pulumi:providers:kubernetes").map((r) => r.name).sort();
+        assert.deepStrictEqual(kube(graph("standby")), [
+            "standby-kubernetes-kubeadm-config", "standby-kubernetes-peer-kubeadm-config", "standby-kubernetes-peer-provider", "standby-kubernetes-provider",
+        ]);
+        assert.deepStrictEqual(kube(graph("standby", path.join(shippedWithRestore(ID_A), "Pulumi.standby.yaml"))), [
+            "standby-kubernetes-etcd-dr-status", "standby-kubernetes-provider",
+        ]);
+    });
+
     it("changes every child's triggers, and nothing else about the chain, when the id changes", () => {
         const a = chain(graph("standby", path.join(shippedWithRestore(ID_A), "Pulumi.standby.yaml")));
         const b = chain(graph("standby", path.join(shippedWithRestore(ID_B), "Pulumi.standby.yaml")));
