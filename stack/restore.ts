@@ -24,6 +24,17 @@ export async function restoreSite(
     now: Date,
 ): Promise<RestoreFromSnapshot> {
     const offline = process.env[OFFLINE_ENV] === "1";
+    const lastRestored = await lastRestoredSnapshot(config.stack);
+    const restore = () => new RestoreFromSnapshot(`${config.stack}-restore`, {
+        snapshotId, controlPlane: site.controlPlane, workers: site.workers, toolkit, lastRestored,
+    });
+    // The prechecks guard a chain about to run. Once an update has restored this id, every later
+    // preview and drift check would ask the store again (a replica's snapshot may even have aged
+    // out by then) for a chain that will not run again.
+    if (lastRestored === snapshotId) {
+        void pulumi.log.info(`prechecks skipped: this stack's last update restored ${snapshotId}; a new id runs them again`);
+        return restore();
+    }
     const checked = await runPrechecks({
         snapshotId,
         // The one place the program waits on a resource output: the checks must run before any node is touched.
@@ -44,13 +55,7 @@ export async function restoreSite(
     if (checked.problems.length > 0) {
         throw new ConfigProblems(checked.problems.map((p) => `restore refused before touching any node: ${p}`));
     }
-    return new RestoreFromSnapshot(`${config.stack}-restore`, {
-        snapshotId,
-        controlPlane: site.controlPlane,
-        workers: site.workers,
-        toolkit,
-        lastRestored: await lastRestoredSnapshot(config.stack),
-    });
+    return restore();
 }
 
 /**

@@ -171,6 +171,17 @@ describe("offline plan: backups and restores", function () {
         assert.strictEqual(result.status, 0, result.stderr);
         assert.match(result.stderr, /prechecks not run in the offline plan \(the snapshot store is not reachable\)/);
     });
+
+    it("runs the prechecks only for an id no update has restored yet (not on every later preview or drift check)", () => {
+        const file = path.join(shippedWithRestore(ID_A), "Pulumi.standby.yaml");
+        const restored = runPlan("standby", file, true, ["--last-restore", ID_A]);
+        assert.strictEqual(restored.status, 0, restored.stderr);
+        assert.match(restored.stderr, new RegExp(`prechecks skipped: this stack's last update restored ${ID_A}; a new id runs them again`));
+        assert.doesNotMatch(restored.stderr, /prechecks not run in the offline plan/);
+        const next = runPlan("standby", file, true, ["--last-restore", ID_B]);
+        assert.match(next.stderr, /prechecks not run in the offline plan/);
+        assert.doesNotMatch(next.stderr, /prechecks skipped/);
+    });
 });
 
 describe("offline plan: the existing platform", function () {
