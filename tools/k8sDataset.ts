@@ -246,7 +246,20 @@ interface NodeObject {
 interface PodObject {
     metadata: { name: string; namespace: string };
     spec: { nodeName?: string };
-    status?: { phase?: string; hostIP?: string; conditions?: { type: string; status: string }[] };
+    status?: {
+        phase?: string;
+        hostIP?: string;
+        conditions?: { type: string; status: string; reason?: string; message?: string }[];
+        containerStatuses?: { state?: { waiting?: { reason?: string } } }[];
+    };
+}
+
+/** Where a pod that is not running is, and why, as kubectl describe would say it in short. */
+function podWhy(p: PodObject): string {
+    const unscheduled = p.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status !== "True");
+    if (unscheduled) return ` (unscheduled: ${unscheduled.message ?? unscheduled.reason ?? "no reason given"})`;
+    const waiting = [...new Set((p.status?.containerStatuses ?? []).map((c) => c.state?.waiting?.reason).filter((r): r is string => !!r))];
+    return ` on ${p.spec.nodeName ?? "no node"}${waiting.length > 0 ? ` (${waiting.join(", ")})` : ""}`;
 }
 
 /** Why these Node objects are not the site's nodes, Ready, at the site's own addresses; [] when they are. */
@@ -274,7 +287,7 @@ export function podProblems(pods: PodObject[], site: LabNode[]): string[] {
     const addresses = new Set(site.map((h) => h.address));
     return pods.flatMap((p) => {
         const where = `${p.metadata.namespace}/${p.metadata.name}`;
-        if (p.status?.phase !== "Running") return [`${where}: ${p.status?.phase ?? "no phase"}`];
+        if (p.status?.phase !== "Running") return [`${where}: ${p.status?.phase ?? "no phase"}${podWhy(p)}`];
         if (condition(p, "Ready") !== "True") return [`${where}: not Ready`];
         // Host-network pods report the node's address too, so every pod's host is checked.
         if (!p.status?.hostIP || !addresses.has(p.status.hostIP)) return [`${where}: on host ${p.status?.hostIP}, not one of this site's nodes`];

@@ -93,9 +93,25 @@ describe("the drill's Kubernetes data set", function () {
         assert.deepStrictEqual(podProblems([
             pod("a", "Pending", "10.250.2.21"), pod("b", "Running", "10.250.2.21", "False"), pod("c", "Running", "10.250.1.21"),
         ], SITE), [
-            "drill-g1/a: Pending",
+            "drill-g1/a: Pending on w1",
             "drill-g1/b: not Ready",
             "drill-g1/c: on host 10.250.1.21, not one of this site's nodes",
+        ]);
+    });
+
+    it("says where a pod that does not run is stuck: unscheduled, or waiting on its node", function () {
+        const creating = {
+            metadata: { name: "web", namespace: "drill-g1" }, spec: { nodeName: "cp1" },
+            status: { phase: "Pending", conditions: [{ type: "PodScheduled", status: "True" }],
+                containerStatuses: [{ state: { waiting: { reason: "ContainerCreating" } } }, { state: { waiting: { reason: "ContainerCreating" } } }] },
+        };
+        const unscheduled = {
+            metadata: { name: "dns", namespace: "kube-system" }, spec: {},
+            status: { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/2 nodes are available" }] },
+        };
+        assert.deepStrictEqual(podProblems([creating, unscheduled], SITE), [
+            "drill-g1/web: Pending on cp1 (ContainerCreating)",
+            "kube-system/dns: Pending (unscheduled: 0/2 nodes are available)",
         ]);
     });
 });
