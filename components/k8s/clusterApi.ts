@@ -27,7 +27,6 @@ export interface ClusterApiArgs {
 
 const API_PORT = 6443;
 
-
 /** True under pulumi.runtime.setMocks (plan tests, `npm run plan`): no tunnel is opened there. */
 function mocked(): boolean {
     const monitor = pulumi.runtime.getMonitor() as unknown as { mocks?: unknown } | undefined;
