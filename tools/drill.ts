@@ -19,6 +19,7 @@ import { parseSnapshotId } from "../lib/snapshot";
 import { dumpOf, expectedDump, loadDataSet, makeDataSet, membership } from "./dataset";
 import { KubeVerified, makeKubeDataSet, verifyKubeStandby, writeKubeDataSet } from "./k8sDataset";
 import { LabAccess, waitFor } from "./lab";
+import { checkSite, SiteChecked } from "./siteCheck";
 import { hostNames, labClusterConfig, labFromStacks, LabTopology, parseTopology, readSupply, STACKS, writeLabStacks } from "./labStacks";
 import { engineEnv, Pulumi, ROOT } from "./pulumiCli";
 
@@ -42,6 +43,8 @@ export interface DrillSummary {
     chainReplaced: number;
     /** What each failover's standby cluster proved: the primary's objects, tokens, nodes, workloads. */
     kubernetes: { first: KubeVerified; second: KubeVerified };
+    /** Each site as built, before any DR step: nodes Ready, kube-system running, the OCI image's behaviour. */
+    sites: { primary: SiteChecked; standby: SiteChecked };
     topology: string;
     setupSeconds: { engine: number; supply: number; cloud: number; primary: number; standby: number };
     driftPreview: "no changes";
@@ -160,6 +163,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     if (parity.length > 0) throw new Error(`the sites' kubeadm ClusterConfiguration differs: ${parity.join("; ")}`);
     log("the program read both sites' kubeadm-config through the Kubernetes API: equal");
     const lab = new LabAccess(labFromStacks(pulumi));
+    const sites = { primary: await checkSite(lab, "primary"), standby: await checkSite(lab, "standby") };
+    for (const site of ["primary", "standby"] as const) {
+        log(`${site}: nodes ${sites[site].nodesReady.join(" ")} Ready, ${sites[site].kubeSystemPods} kube-system pods Running; `
+            + `root SSH refused and the image's REJECT rules in place on all ${sites[site].imageFirewall}`);
+    }
     const image = `${labClusterConfig(supply).imageRepository}/busybox:${supply.busyboxTag}`;
 
     log("writing Kubernetes objects to the primary's API: namespace drill-g1, Secrets, ConfigMaps, a ServiceAccount and its tokens, RBAC, a CRD and its resources, a Deployment and a DaemonSet");
@@ -213,6 +221,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
         restorePhaseSeconds: { first: one.phaseSeconds, second: two.phaseSeconds },
         chainReplaced: replaced.length,
         kubernetes: { first: kubeFirst, second: kubeSecond },
+        sites,
         topology,
         setupSeconds: { engine: engineSeconds, supply: supplySeconds, cloud: cloudSeconds, primary: primarySeconds, standby: standbySeconds },
         driftPreview: "no changes",

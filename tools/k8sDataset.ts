@@ -238,12 +238,12 @@ function condition(object: { status?: { conditions?: { type: string; status: str
     return object.status?.conditions?.find((c) => c.type === type)?.status;
 }
 
-interface NodeObject {
+export interface NodeObject {
     metadata: { name: string };
     status?: { conditions?: { type: string; status: string }[]; addresses?: { type: string; address: string }[] };
 }
 
-interface PodObject {
+export interface PodObject {
     metadata: { name: string; namespace: string };
     spec: { nodeName?: string };
     status?: {

@@ -53,6 +53,17 @@ describe("end-to-end DR drill on the lab", function () {
         }
     });
 
+    it("built both sites as kubeadm clusters on instances that behave like the OCI image", () => {
+        for (const site of ["primary", "standby"] as const) {
+            const checked = summary.sites[site];
+            assert.deepStrictEqual(checked.nodesReady, [...NAMES.controlPlane, ...NAMES.workers], `${site}: kubectl get nodes`);
+            // CoreDNS x2, and per node kube-proxy; per control-plane node etcd, apiserver, controller-manager, scheduler.
+            assert.ok(checked.kubeSystemPods >= 2 + NAMES.workers.length + NAMES.controlPlane.length * 5, `${site}: ${checked.kubeSystemPods} kube-system pods`);
+            assert.strictEqual(checked.rootLoginRefused, NAMES.controlPlane.length + NAMES.workers.length, `${site}: root SSH refused on every node`);
+            assert.strictEqual(checked.imageFirewall, NAMES.controlPlane.length + NAMES.workers.length, `${site}: REJECT rules on every node`);
+        }
+    });
+
     it("each time, the standby was the primary's cluster: objects and UIDs, tokens, nodes, workloads", () => {
         for (const which of ["first", "second"] as const) {
             const kube = summary.kubernetes[which];
