@@ -473,6 +473,9 @@ function loadSnapshots(read: Reader, platform: Platform): SnapshotSettings {
     };
     if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(settings.prefix)) {
         read.errors.push(`etcd-dr:snapshots.prefix '${settings.prefix}' may hold only letters, digits, '.', '_', '-' and '/'`);
+    } else if (settings.prefix.split("/").some((segment) => segment === "." || segment === "..")) {
+        // Stores and curl resolve dot segments: the objects would land outside the prefix the PARs are scoped to.
+        read.errors.push(`etcd-dr:snapshots.prefix '${settings.prefix}' has a '.' or '..' segment; name the folders plainly`);
     }
     if (!Number.isInteger(settings.retentionDays) || settings.retentionDays < 1) {
         read.errors.push("etcd-dr:snapshots.retentionDays must be a whole number of days, at least 1");

@@ -96,6 +96,9 @@ describe("config loader", () => {
         ["bad bastion flag", (r) => (r["etcd-dr:bastion"] = "yes"), /^etcd-dr:bastion must be true or false/],
         ["bad peer ports", (r) => (r["etcd-dr:allowFromPeer"] = [22, 70000]), /must be a list of TCP ports/],
         ["unsupported CNI", (r) => (r["etcd-dr:cluster"] = { cni: "weave", cniManifestUrl: "https://x/y", kubernetesPackageRepo: "https://x/z" }), /cluster.cni 'weave' is not supported/],
+        // The toolkit refuses it too (ETCD_DR_PREFIX); a '..' segment would name objects outside the PAR's prefix (review #31).
+        ["a snapshot prefix with a .. segment", (r) => (r["etcd-dr:snapshots"] = { parExpiresAt: "2027-06-30T00:00:00Z", prefix: "a/../b" }), /^etcd-dr:snapshots.prefix 'a\/\.\.\/b' has a '\.' or '\.\.' segment/],
+        ["a snapshot prefix with a . segment", (r) => (r["etcd-dr:snapshots"] = { parExpiresAt: "2027-06-30T00:00:00Z", prefix: "./etcd" }), /^etcd-dr:snapshots.prefix '\.\/etcd' has a '\.' or '\.\.' segment/],
     ];
     for (const [name, change, expected] of cases) {
         it(`refuses ${name} with one clear line`, () => {
