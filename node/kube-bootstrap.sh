@@ -177,6 +177,22 @@ await_join() {
     log "prepared: $1; Pulumi joins this node over SSH"
 }
 
+# The CNI manifest comes from outside the site (the example's from GitHub) and the API server kubeadm
+# has just started may still refuse a moment (F16). Without it cp1 never gets a pod network, and a
+# re-run passes over a node kubeadm has initialised already: retry here.
+apply_cni() {
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        if kubectl --kubeconfig /etc/kubernetes/admin.conf apply -f "$CNI_MANIFEST_URL"; then
+            return 0
+        fi
+        ((attempt < 5)) || break
+        log "applying $CNI_MANIFEST_URL failed (attempt $attempt/5); trying again in 15s"
+        sleep 15
+    done
+    die "cannot apply the CNI manifest $CNI_MANIFEST_URL; check cluster.cniManifestUrl and that cp1 reaches it"
+}
+
 bootstrap_cluster() {
     if [[ -f /etc/kubernetes/kubelet.conf ]]; then
         log "node already joined; nothing to do"
@@ -194,7 +210,7 @@ bootstrap_cluster() {
             else
                 kubeadm init --config "$KUBEADM_CONFIG"
             fi
-            kubectl --kubeconfig /etc/kubernetes/admin.conf apply -f "$CNI_MANIFEST_URL"
+            apply_cni
             ;;
         join-control-plane | join-worker)
             if ! grep -q '^kind: JoinConfiguration' "$KUBEADM_CONFIG"; then
