@@ -115,3 +115,15 @@ export function sshOptions(e: SshEndpoint, keyFile: string, knownHostsFile: stri
         "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
     ];
 }
+
+/**
+ * The remote command line that runs `script` on the node as root: through passwordless sudo where
+ * the login user is not root (OCI's and the lab's `ubuntu`; root's files and units, F01). The
+ * script travels base64-encoded, so no shell on the way can reinterpret it, and stdin stays free
+ * for data.
+ */
+export function remoteRootCommand(user: string, script: string): string {
+    const encoded = Buffer.from(script).toString("base64");
+    const sudo = user === "root" ? "" : "sudo -n ";
+    return `${sudo}bash -c "$(printf %s ${encoded} | base64 -d)"`;
+}

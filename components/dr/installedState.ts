@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NodeConnection } from "../../lib/connection";
-import { knownHostsLine, SshEndpoint, sshOptions, sshTargetKey, sshTargetOf } from "../../lib/sshTarget";
+import { knownHostsLine, remoteRootCommand, SshEndpoint, sshOptions, sshTargetKey, sshTargetOf } from "../../lib/sshTarget";
 import { REMOTE_TIMER, REMOTE_TOOLKIT, TIMER_UNIT } from "../../lib/toolkit";
 
 /**
@@ -75,12 +75,7 @@ function sshRun(props: StateInputs, script: string, stdin = ""): string {
             const proxy = target.proxy;
             args.push("-o", `ProxyCommand=ssh ${files("proxy", proxy).join(" ")} -W %h:%p ${proxy.user}@${proxy.host}`);
         }
-        // The script travels base64-encoded, so no shell on the way can reinterpret it; stdin stays free for data.
-        const encoded = Buffer.from(script).toString("base64");
-        // Root's files and units: through passwordless sudo where the login user is not root (F01).
-        const sudo = target.user === "root" ? "" : "sudo -n ";
-        const remote = `${sudo}bash -c "$(printf %s ${encoded} | base64 -d)"`;
-        const result = childProcess.spawnSync("ssh", [...args, `${target.user}@${target.host}`, remote], {
+        const result = childProcess.spawnSync("ssh", [...args, `${target.user}@${target.host}`, remoteRootCommand(target.user, script)], {
             input: stdin,
             encoding: "utf8",
             timeout: 120_000,

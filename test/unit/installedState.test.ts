@@ -3,8 +3,12 @@
 // every node read failed with "Permission denied (publickey)"), and a diff that notices a new way
 // to reach the node.
 import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { installedStateChanges } from "../../components/dr/installedState";
-import { knownHostsLine, normalizePrivateKey, sshOptions, sshTargetOf, unwrapSecrets } from "../../lib/sshTarget";
+import { knownHostsLine, normalizePrivateKey, remoteRootCommand, sshOptions, sshTargetOf, unwrapSecrets } from "../../lib/sshTarget";
 
 const SIG = "4dabf18193072939515e22adb298388d";
 const SECRET = "1b47061264138c4ac30d75fd1eb44270";
@@ -76,6 +80,29 @@ describe("the drift check's connection (InstalledState)", () => {
             assert.ok(args.includes("StrictHostKeyChecking=yes") && args.includes("UserKnownHostsFile=/tmp/x/known_hosts"), args);
             assert.strictEqual(knownHostsLine(target), `[10.250.2.11]:2222 ${HOST_KEY}`);
             assert.strictEqual(knownHostsLine({ ...target, port: 22 }), `10.250.2.11 ${HOST_KEY}`);
+        });
+    });
+
+    describe("the command the node runs (F01)", () => {
+        // What sshd hands the login shell, run here by bash with a sudo that records how it was asked.
+        function runRemote(user: string, script: string) {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-remote-"));
+            try {
+                fs.writeFileSync(path.join(dir, "sudo"), `#!/bin/bash\necho "sudo $1" >>${dir}/sudo.log\nshift\nexec "$@"\n`, { mode: 0o755 });
+                const run = spawnSync("bash", ["-c", remoteRootCommand(user, script)], { encoding: "utf8", env: { PATH: `${dir}:/usr/bin:/bin` } });
+                const sudo = fs.existsSync(path.join(dir, "sudo.log")) ? fs.readFileSync(path.join(dir, "sudo.log"), "utf8") : "";
+                return { stdout: run.stdout, status: run.status, sudo };
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        }
+
+        it("reads and repairs the node as root through sudo, never asking for a password, where the login user is not root", () => {
+            const script = "echo \"toolkit=$(printf '%s' \"it's \\$HOME\")\"\necho done";
+            const ubuntu = runRemote("ubuntu", script);
+            assert.deepStrictEqual(ubuntu, { stdout: "toolkit=it's $HOME\ndone\n", status: 0, sudo: "sudo -n\n" });
+            const root = runRemote("root", script);
+            assert.deepStrictEqual(root, { stdout: "toolkit=it's $HOME\ndone\n", status: 0, sudo: "" });
         });
     });
 

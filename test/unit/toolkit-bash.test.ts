@@ -341,6 +341,30 @@ describe("node toolkit functions in bash (no lab)", function () {
         });
     });
 
+    describe("the etcd tools (F05: a kubeadm host has none; kube-bootstrap copies them out of the etcd image)", () => {
+        // A PATH without any etcdctl or etcdutl of the machine the tests run on.
+        const bare = (process.env.PATH ?? "").split(":").filter((dir) => !["etcdctl", "etcdutl"].some((t) => fs.existsSync(path.join(dir, t)))).join(":");
+        const stub = (tool: string, version: string) => `${tool}() { [[ "$1" == version ]] && echo "${tool} version: ${version}"; }`;
+
+        it("accepts etcdctl and etcdutl at the version of the etcd this node runs", () => {
+            const run = sourced([stub("etcdctl", "3.6.6"), stub("etcdutl", "3.6.6"), "ETCD_VERSION=3.6.6", "require_etcd_tools && echo ok"].join("\n"), { PATH: bare });
+            assert.deepStrictEqual(run, { status: 0, stdout: "ok\n", stderr: "" });
+        });
+
+        it("names the missing tool and where it comes from, in one line", () => {
+            const run = sourced([stub("etcdctl", "3.6.6"), "ETCD_VERSION=3.6.6", "require_etcd_tools"].join("\n"), { PATH: bare });
+            assert.strictEqual(run.status, 1);
+            assert.match(run.stderr, /^etcd-dr: ERROR: etcdutl is not installed on \S+; the node bootstrap installs it at the cluster's etcd version 3\.6\.6 \(kube-bootstrap\.sh install_etcd_tools\)/);
+            assert.strictEqual(errorLines(run.stderr).length, 1);
+        });
+
+        it("refuses a tool of another version than the etcd it would save or restore", () => {
+            const run = sourced([stub("etcdctl", "3.6.6"), stub("etcdutl", "3.4.30"), "ETCD_VERSION=3.6.6", "require_etcd_tools"].join("\n"), { PATH: bare });
+            assert.strictEqual(run.status, 1);
+            assert.match(run.stderr, /^etcd-dr: ERROR: etcdutl on \S+ is 3\.4\.30 but etcd runs 3\.6\.6; install etcdutl 3\.6\.6/);
+        });
+    });
+
     describe("the CNI bridge after a restore (ip, kubectl and hostname stubbed)", () => {
         // cp3 registered third on the primary and fourth on the standby: the restored Node gives it
         // the primary's 10.244.4.0/24 while its bridge still holds the standby's 10.244.3.1/24.
@@ -432,6 +456,28 @@ describe("node toolkit functions in bash (no lab)", function () {
                 }
             }
             assert.deepStrictEqual(fs.readdirSync(path.join(work, "state-dead-store")), [], "no error note is left behind");
+        });
+
+        it("as a login user that is not root (OCI's ubuntu), refuses to run and says how (F01)", () => {
+            // Readable by anyone, unlike the test's own work directory.
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-unprivileged-"));
+            fs.chmodSync(dir, 0o755);
+            const file = path.join(dir, "etcd-dr");
+            fs.writeFileSync(file, fs.readFileSync(toolkit), { mode: 0o755 });
+            try {
+                // As root (CI, the lab host) drop to nobody; otherwise the test runs unprivileged already.
+                const asUser = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] : [];
+                for (const args of [["list"], ["backup"], ["restore", "apply", "20261121T170053Z-r302"], ["install-timer"]]) {
+                    const run = spawnSync(asUser[0] ?? "bash", [...asUser.slice(1), ...(asUser.length ? ["bash"] : []), file, ...args], {
+                        encoding: "utf8",
+                        env: { PATH: process.env.PATH, INVOCATION_ID: "etcd-dr-unit-test", ETCD_DR_ENV: "/nonexistent/etcd-dr.env" },
+                    });
+                    assert.notStrictEqual(run.status, 0, args.join(" "));
+                    assert.strictEqual(run.stderr, `etcd-dr: ERROR: etcd-dr ${args[0]} must run as root; run it as \`sudo etcd-dr ${args[0]} ...\`\n`, args.join(" "));
+                }
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
         });
 
         it("help prints the same usage from the checkout and assembled", () => {
