@@ -32,6 +32,15 @@ describe("cloud-init and kubeadm rendering", () => {
         assert.strictEqual(doc.imageRepository, "registry.k8s.io");
     });
 
+    it("pins etcd's image to cluster.etcdVersion on both sites, whatever kubeadm's patch release defaults to (F27)", () => {
+        for (const etcdVersion of ["3.6.6", "3.5.21"]) {
+            const spec = sampleSpec();
+            spec.cluster.etcdVersion = etcdVersion;
+            const doc = yaml.load(renderClusterConfiguration(spec)) as Record<string, any>;
+            assert.strictEqual(doc.etcd.local.imageTag, `${etcdVersion}-0`);
+        }
+    });
+
     it("maps short host names and the API alias to this site's addresses", () => {
         const hosts = [{ name: "cp1", ip: "10.20.0.10" }, { name: "w1", ip: "10.20.64.10" }];
         assert.strictEqual(renderHostsEntries(hosts, "k8s-api", "10.20.0.10"), "10.20.0.10 cp1\n10.20.64.10 w1\n10.20.0.10 k8s-api\n");

@@ -6,6 +6,7 @@ import * as yaml from "js-yaml";
 import { apiFrontEndAddress, siteSubnets } from "../../lib/layout";
 import { ingressRules } from "../../lib/security";
 import { unwrapSecrets } from "../../tools/mocks";
+import { runPlan } from "../helpers/plan";
 import { buildSite, named, Recorded, typed } from "./ociSiteHarness";
 
 function cloudConfig(resources: Recorded[], host: string): Record<string, unknown> {
@@ -70,6 +71,17 @@ describe("the OCI site's API front end (F12, F30)", function () {
         ]);
         const closed = ingressRules({ vcnCidr: "10.10.0.0/16", peerVcnCidr: "10.20.0.0/16", bastion: true, allowFromPeer: [22], cni: "calico" });
         assert.deepStrictEqual(closed.filter((r) => r.nsg === "apiFrontEnd").map((r) => r.source), [{ cidr: "10.10.0.0/16" }]);
+    });
+
+    it("is where Pulumi and the other stack reach each site's API, not cp1 (F30)", function () {
+        this.timeout(180_000);
+        for (const [stack, frontEnd] of [["primary", "10.10.0.5"], ["standby", "10.20.0.5"]]) {
+            const result = runPlan(stack, undefined, false, ["--outputs"]);
+            assert.strictEqual(result.status, 0, result.stderr);
+            const outputs = JSON.parse(result.stdout) as { adminKubeconfig: string };
+            const kubeconfig = yaml.load(outputs.adminKubeconfig) as { clusters: { cluster: { server: string; "tls-server-name": string } }[] };
+            assert.deepStrictEqual(kubeconfig.clusters.map((c) => [c.cluster.server, c.cluster["tls-server-name"]]), [[`https://${frontEnd}:6443`, "k8s-api"]], stack);
+        }
     });
 
     it("serves instance metadata only through IMDS v2 on every instance (F10)", () => {
