@@ -157,6 +157,36 @@ describe("joining nodes with credentials minted at join time (F10, F16)", functi
             assert.match(script, /^\s+join\) join_node ;;$/m);
         });
 
+        it("the bootstrap check waits for cloud-init and passes a node only once kubeadm left its files, else says why (F06)", () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-check-"));
+            fs.mkdirSync(path.join(dir, "kubernetes"));
+            // cloud-init answers with the status in the file `status`, and records a --wait.
+            fs.writeFileSync(path.join(dir, "cloud-init"), `#!/bin/sh\necho "cloud-init $*" >>${dir}/calls\necho "status: $(cat ${dir}/status)"\n`, { mode: 0o755 });
+            const script = bootstrapCheckScript({ name: "cp2", role: "control-plane" })
+                .split(AWAITING_JOIN_MARKER).join(path.join(dir, "awaiting"))
+                .split("/etc/kubernetes/").join(`${dir}/kubernetes/`)
+                .split("/var/log/cloud-init-output.log").join(`${dir}/cloud-init-output.log`);
+            const run = () => spawnSync("/bin/bash", ["-c", script], { encoding: "utf8", env: { PATH: `${dir}:/usr/bin:/bin` } });
+
+            fs.writeFileSync(path.join(dir, "status"), "error");
+            fs.writeFileSync(path.join(dir, "cloud-init-output.log"), "kube-bootstrap: ERROR: the API at k8s-api:6443 did not answer in 10 minutes\n");
+            const failed = run();
+            assert.strictEqual(failed.status, 1);
+            assert.match(failed.stderr, /^etcd-dr: ERROR: cp2 did not finish its kubeadm bootstrap \(cloud-init: error; missing \S+kubelet\.conf \S+admin\.conf\): kube-bootstrap: ERROR: the API at k8s-api:6443 did not answer in 10 minutes$/m);
+            assert.match(fs.readFileSync(path.join(dir, "calls"), "utf8"), /^cloud-init status --wait$/m, "it waits for cloud-init first");
+
+            fs.writeFileSync(path.join(dir, "status"), "done");
+            fs.writeFileSync(path.join(dir, "kubernetes", "kubelet.conf"), "kubelet\n");
+            const halfJoined = run();
+            assert.strictEqual(halfJoined.status, 1, "a control-plane node without admin.conf is no member yet");
+            assert.match(halfJoined.stderr, /cloud-init: done; missing \S+admin\.conf/);
+
+            fs.writeFileSync(path.join(dir, "kubernetes", "admin.conf"), "admin\n");
+            const joined = run();
+            assert.strictEqual(joined.status, 0, joined.stderr);
+            assert.match(joined.stdout, /bootstrap done \(cloud-init: done\)/);
+        });
+
         it("the bootstrap check takes a prepared node that awaits its join as ready", () => {
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-check-"));
             fs.writeFileSync(path.join(dir, "cloud-init"), "#!/bin/sh\necho 'status: done'\n", { mode: 0o755 });
