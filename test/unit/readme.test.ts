@@ -46,3 +46,20 @@ describe("README's map of the code", () => {
         assert.deepStrictEqual(namedPaths(readme, "Where things live").filter((p) => !exists(p)), ["components/dr/restore.ts", "lib/nope.ts"]);
     });
 });
+
+describe("README's OCI state backend", () => {
+    // What gocloud.dev's s3blob (the Pulumi CLI's S3 driver, AWS SDK for Go v2) takes in the URL.
+    const KNOWN = ["endpoint", "region", "s3ForcePathStyle", "use_path_style", "request_checksum_calculation", "response_checksum_validation", "profile"];
+
+    it("logs in with plain uploads, which OCI's S3-compatible API takes, and only with parameters the CLI knows", () => {
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        const logins = [...readme.matchAll(/pulumi login '(s3:\/\/[^']*compat\.objectstorage[^']*)'/g)].map((m) => m[1]);
+        assert.strictEqual(logins.length, 1, "one OCI backend example");
+        const query = new URLSearchParams(logins[0].slice(logins[0].indexOf("?") + 1));
+        assert.deepStrictEqual([...query.keys()].filter((k) => !KNOWN.includes(k)), []);
+        // aws-chunked uploads with a CRC32 trailer, the SDK's default, are refused with NotImplemented.
+        assert.strictEqual(query.get("request_checksum_calculation"), "when_required");
+        assert.strictEqual(query.get("response_checksum_validation"), "when_required");
+        assert.match(query.get("endpoint") ?? "", /^https:\/\/<namespace>\.compat\.objectstorage\.<region>\.oraclecloud\.com$/);
+    });
+});
