@@ -503,6 +503,9 @@ describe("node toolkit functions in bash (no lab)", function () {
                 [
                     // The stub answers the listing request by its start= parameter, as the store pages.
                     "curl() {",
+                    // store_curl pipes the URL in as curl's config (-K -): a stub that leaves the pipe
+                    // unread can end before printf writes, and printf's SIGPIPE fails the pipeline.
+                    "    cat >/dev/null",
                     '    local arg start=""',
                     '    for arg in "$@"; do',
                     '        if [[ "$arg" == start=* ]]; then start="${arg#start=}"; fi',
