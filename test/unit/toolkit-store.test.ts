@@ -4,7 +4,7 @@
 // the review finding (../shared/reviews/reliability.md) it pins; each failed on the toolkit before
 // the fix (run them against an older build with ETCD_DR_TOOLKIT=<file>, as toolkit-bash.test.ts).
 import * as assert from "assert";
-import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as net from "net";
@@ -13,9 +13,9 @@ import * as path from "path";
 import { gzipSync } from "zlib";
 import { manifestAuthentic } from "../../lib/snapshot";
 import { readToolkit } from "../../lib/toolkitSource";
+import { startObjstore } from "../helpers/objstore";
 import { freePort } from "../helpers/ports";
 
-const ROOT = path.resolve(__dirname, "..", "..");
 const SITE_KEY = "site-key-0123456789abcdefghijklmnopqrstuvwxyzABCD";
 const ATTACKER_KEY = "attacker-key-0123456789abcdefghijklmnopqrstuvwxyz";
 const PREFIX = "etcd/payments/";
@@ -90,8 +90,7 @@ describe("toolkit against the object-store emulator (backup, list, verify, fetch
     let work: string;
     let toolkit: string;
     let wrapper: string;
-    let store: ChildProcess;
-    let port: number;
+    let stopStore: (() => void) | undefined;
     let writeUrl: string;
     let readUrl: string;
     let db: string;
@@ -102,31 +101,10 @@ describe("toolkit against the object-store emulator (backup, list, verify, fetch
         if (!process.env.ETCD_DR_TOOLKIT) fs.writeFileSync(toolkit, readToolkit(), { mode: 0o755 });
         wrapper = path.join(work, "run.sh");
         fs.writeFileSync(wrapper, WRAPPER);
-        const binary = path.join(work, "objstore");
-        execFileSync("go", ["build", "-trimpath", "-o", binary, "."], { cwd: path.join(ROOT, "lab", "objstore"), stdio: "inherit" });
-        port = await freePort();
-        const config = {
-            namespace: "lab",
-            listen: [`127.0.0.1:${port}`],
-            dataDir: path.join(work, "store"),
-            buckets: [{ namespace: "lab", name: "primary" }],
-            pars: [
-                { id: "write-secret-par", bucket: "primary", accessType: "AnyObjectWrite", prefix: PREFIX, expires: "2099-01-01T00:00:00Z" },
-                { id: "read-secret-par", bucket: "primary", accessType: "AnyObjectRead", listing: true, expires: "2099-01-01T00:00:00Z" },
-            ],
-        };
-        fs.writeFileSync(path.join(work, "objstore.json"), JSON.stringify(config));
-        store = spawn(binary, ["-config", path.join(work, "objstore.json")], { stdio: "ignore" });
-        writeUrl = `http://127.0.0.1:${port}/p/write-secret-par/n/lab/b/primary/o/`;
-        readUrl = `http://127.0.0.1:${port}/p/read-secret-par/n/lab/b/primary/o/`;
-        for (let i = 0; ; i++) {
-            try {
-                if ((await fetch(readUrl)).status === 200) break;
-            } catch {
-                if (i > 100) throw new Error("the emulator did not start");
-            }
-            await new Promise((resolve) => setTimeout(resolve, 100));
-        }
+        const objstore = await startObjstore(work, PREFIX);
+        stopStore = objstore.stop;
+        writeUrl = objstore.writeUrl;
+        readUrl = objstore.readUrl;
         db = path.join(work, "snapshot.db");
         fs.writeFileSync(db, randomBytes(96 * 1024));
         for (const [name, key] of [["site.key", SITE_KEY], ["attacker.key", ATTACKER_KEY]]) fs.writeFileSync(path.join(work, name), `${key}\n`, { mode: 0o600 });
@@ -136,7 +114,7 @@ describe("toolkit against the object-store emulator (backup, list, verify, fetch
     });
 
     after(() => {
-        store?.kill();
+        stopStore?.();
         fs.rmSync(work, { recursive: true, force: true });
     });
 
