@@ -178,6 +178,8 @@ keep_rollback_material() {
 # The snapshot's sa keys replace this site's, each by rename, so tokens the primary issued stay valid.
 install_sa_keys() {
     local dir=$1 unpacked
+    # An apply killed while unpacking left its half-written copy of the primary's keys here.
+    rm -rf "$ETCD_DR_PKI_DIR"/.etcd-dr-sa.*
     unpacked="$(mktemp -d "$ETCD_DR_PKI_DIR/.etcd-dr-sa.XXXXXX")"
     tar -C "$unpacked" -xf "$dir/pki.tar" sa.key sa.pub
     chmod 600 "$unpacked/sa.key"
@@ -200,11 +202,19 @@ prune_rollbacks() {
     done
 }
 
+# The snapshot in plaintext (its database, and pki.tar with the primary's sa.key) is needed until
+# it is applied, and not after: the data dir and /etc/kubernetes/pki hold what it became.
+forget_plaintext() {
+    rm -f "$1/snapshot.db" "$1/pki.tar"
+}
+
 # reads: ETCD_DATA_DIR (discover_etcd)
 cmd_restore_apply() {
     local id=$1 dir name cluster data_dir staging before pod
     dir="$(restore_dir "$id")"
     if [[ -f "$dir/applied" && "$(on_disk_id)" == "$id" ]]; then
+        # A prepare run again for an applied id stages the plaintext again; it goes here.
+        forget_plaintext "$dir"
         echo "snapshot $id is already applied on $(hostname -s); nothing to do"
         return 0
     fi
@@ -266,6 +276,7 @@ cmd_restore_apply() {
         annotate_restored "$manifest" "$id"
     done
     now_utc >"$dir/applied"
+    forget_plaintext "$dir"
     prune_rollbacks "$data_dir"
     echo "applied snapshot $id on $name into $data_dir (the data before it kept at $before)"
 }
@@ -441,13 +452,17 @@ cmd_restore_reconcile() {
     fi
     command -v kubectl >/dev/null 2>&1 || die "kubectl is not installed on $(hostname -s); reconcile runs on a control-plane node"
     wait_until "$ETCD_DR_VERIFY_TIMEOUT" apiserver_ready || die "the apiserver on $(hostname -s) is not ready; run \`etcd-dr restore verify $id\` first"
+    # Listed first, into a variable: a failing `< <(workloads)` goes unnoticed, and the run would
+    # report "0 workloads rolled" and never roll them.
+    local list
+    list="$(workloads)" || die "cannot list the workloads to roll on $(hostname -s) (see the kubectl error above); nothing was rolled"
     admin_kubectl -n kube-system delete pod -l k8s-app=kube-proxy --wait=false >/dev/null
     admin_kubectl -n kube-system delete pod -l tier=control-plane --wait=false >/dev/null
     while read -r namespace workload; do
         [[ -n "$workload" ]] || continue
         admin_kubectl -n "$namespace" rollout restart "$workload" >/dev/null
         rolled=$((rolled + 1))
-    done < <(workloads)
+    done <<<"$list"
     echo "$id" | write_atomically "$done_file"
     echo "reconciled the cluster for $id: kube-proxy and control-plane pods recreated, $rolled workloads rolled"
 }
@@ -462,5 +477,8 @@ cmd_restore() {
     mkdir -p "$ETCD_DR_STATE_DIR/restore"
     exec 8>"$ETCD_DR_STATE_DIR/restore.lock"
     flock -w 600 8 || die "another restore step is running on this node"
+    # A step killed outright (SIGKILL, a power cut) runs no trap, and its download may hold the
+    # decrypted database. The lock is ours: no running step is using any download dir.
+    rm -rf "$ETCD_DR_STATE_DIR"/restore/*/download
     "cmd_restore_${phase//-/_}" "$id"
 }

@@ -1,0 +1,428 @@
+// The toolkit's restore phases (node/lib/restore.sh) on a fake control-plane node, without the lab:
+// the real toolkit (assembled, as a node receives it) runs as root against the project's own
+// object-store emulator on loopback, over a node of plain directories (static-pod manifests, pki,
+// the etcd data dir, the state dir). What a kubeadm node would answer is stubbed as bash functions:
+// the container runtime (a static pod runs while its manifest is in the manifest dir), etcdctl and
+// etcdutl (a "database" is a text file whose first line is REV=<revision>), kubectl, systemctl.
+// Each test names the review finding (../shared/reviews/reliability.md) it pins.
+//
+// Faults are injected by FAKE_KILL_AT=<point>: the stub at that point SIGKILLs the whole run, so
+// no trap runs, as when the engine is killed, the SSH session is cut or the node loses power.
+//
+// ETCD_DR_TOOLKIT=<file> runs these tests against another build of the toolkit.
+import * as assert from "assert";
+import { execFileSync, spawnSync } from "child_process";
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { readToolkit } from "../../lib/toolkitSource";
+import { Objstore, startObjstore } from "../helpers/objstore";
+
+const FAKE_NODE = path.resolve(__dirname, "..", "fixtures", "fake-node.sh");
+const SITE_KEY = "restore-site-key-0123456789abcdefghijklmnopqrstuv";
+const PREFIX = "etcd/payments/";
+const PHASES = ["prepare", "stop", "apply", "start", "verify", "restart-kubelet", "reconcile"] as const;
+type Phase = (typeof PHASES)[number];
+
+interface Run {
+    status: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+}
+
+const errorLines = (stderr: string) => stderr.split("\n").filter((line) => line.startsWith("etcd-dr: ERROR:"));
+const lastLine = (text: string) => text.trimEnd().split("\n").pop() ?? "";
+const describeRun = (run: Run) => `exit ${run.status} ${run.signal ?? ""}, stdout ${JSON.stringify(run.stdout)}, stderr ${JSON.stringify(run.stderr)}`;
+
+/** A kubeadm etcd manifest with IP-based peer flags, as kubeadm writes it, for a node whose data dir is DATA. */
+function etcdManifest(data: string): string {
+    return [
+        "apiVersion: v1",
+        "kind: Pod",
+        "metadata:",
+        "  annotations:",
+        "    kubeadm.kubernetes.io/etcd.advertise-client-urls: https://10.0.1.10:2379",
+        "  labels:",
+        "    component: etcd",
+        "    tier: control-plane",
+        "  name: etcd",
+        "  namespace: kube-system",
+        "spec:",
+        "  containers:",
+        "  - command:",
+        "    - etcd",
+        "    - --cert-file=/etc/kubernetes/pki/etcd/server.crt",
+        `    - --data-dir=${data}`,
+        "    - --initial-advertise-peer-urls=https://10.0.1.10:2380",
+        "    - --initial-cluster=cp1=https://10.0.1.10:2380",
+        "    - --key-file=/etc/kubernetes/pki/etcd/server.key",
+        "    - --listen-client-urls=https://127.0.0.1:2379,https://10.0.1.10:2379",
+        "    - --name=cp1",
+        "    - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt",
+        "    image: registry.k8s.io/etcd:3.6.6-0",
+        "",
+    ].join("\n");
+}
+
+interface Node {
+    dir: string;
+    env: string;
+    data: string;
+    pki: string;
+    manifests: string;
+    state: string;
+}
+
+describe("the toolkit's restore phases on a fake node (real store, stubbed etcd, runtime and kubelet)", function () {
+    this.timeout(300_000);
+    let work: string;
+    let toolkit: string;
+    let store: Objstore;
+    const mounts: string[] = [];
+    /** Snapshot ids on the store, and the database bytes each holds. */
+    const snapshots: Record<"A" | "B" | "C", { id: string; db: Buffer }> = {} as Record<"A" | "B" | "C", { id: string; db: Buffer }>;
+    const STANDBY_DB = "REV=77\nthe standby's own data\n";
+
+    /** A control-plane node: manifests, pki, data dir with its own database, settings. */
+    function makeNode(name: string, options: { mount?: boolean; extra?: string[]; db?: string; saKey?: string } = {}): Node {
+        const dir = path.join(work, name);
+        const node: Node = {
+            dir,
+            env: path.join(dir, "etcd-dr.env"),
+            data: path.join(dir, "data"),
+            pki: path.join(dir, "pki"),
+            manifests: path.join(dir, "manifests"),
+            state: path.join(dir, "state"),
+        };
+        for (const d of [node.data, node.pki, node.manifests]) fs.mkdirSync(d, { recursive: true });
+        if (options.mount) {
+            execFileSync("mount", ["-t", "tmpfs", "-o", "size=32m,mode=0700", "etcd-dr-test", node.data]);
+            mounts.push(node.data);
+        }
+        fs.mkdirSync(path.join(node.data, "member", "snap"), { recursive: true });
+        fs.writeFileSync(path.join(node.data, "member", "snap", "db"), options.db ?? STANDBY_DB);
+        fs.writeFileSync(path.join(node.pki, "sa.key"), options.saKey ?? "STANDBY-ORIGINAL-SA-KEY\n");
+        fs.writeFileSync(path.join(node.pki, "sa.pub"), "STANDBY-ORIGINAL-SA-PUB\n");
+        fs.writeFileSync(path.join(node.manifests, "etcd.yaml"), etcdManifest(node.data));
+        for (const pod of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {
+            fs.writeFileSync(path.join(node.manifests, `${pod}.yaml`), `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${pod}\n  namespace: kube-system\n`);
+        }
+        const lines = [
+            "ETCD_DR_CLUSTER=payments",
+            "ETCD_DR_MEMBERS=cp1",
+            `ETCD_DR_WRITE_URL='${store.writeUrl}'`,
+            `ETCD_DR_READ_URL='${store.readUrl}'`,
+            `ETCD_DR_ENCRYPTION_KEY_FILE=${path.join(work, "site.key")}`,
+            `ETCD_DR_STATE_DIR=${node.state}`,
+            `ETCD_DR_METRICS_DIR=${path.join(dir, "metrics")}`,
+            `ETCD_DR_MANIFEST_DIR=${node.manifests}`,
+            `ETCD_DR_PKI_DIR=${node.pki}`,
+            `ETCD_DR_KUBECONFIG=${path.join(dir, "admin.conf")}`,
+            "ETCD_DR_STOP_TIMEOUT=2",
+            "ETCD_DR_VERIFY_TIMEOUT=10",
+            "ETCD_DR_APISERVER_STOP_GRACE=1",
+            "ETCD_DR_START_TIMEOUT=5",
+            ...(options.extra ?? []),
+        ];
+        fs.writeFileSync(node.env, `${lines.join("\n")}\n`, { mode: 0o600 });
+        fs.chmodSync(node.env, 0o600);
+        return node;
+    }
+
+    function etcdDr(node: Node, args: string[], fake: Record<string, string> = {}): Run {
+        const run = spawnSync("bash", [FAKE_NODE, ...args], {
+            encoding: "utf8",
+            cwd: work,
+            timeout: 120_000,
+            env: { ...process.env, PATH: `${path.join(work, "bin")}:${process.env.PATH}`, INVOCATION_ID: "etcd-dr-unit-test", ETCD_DR_ENV: node.env, ETCD_DR_TEST_TOOLKIT: toolkit, FAKE_NODE: node.dir, ...fake },
+        });
+        return { status: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr };
+    }
+
+    function phase(node: Node, name: Phase, id: string, fake: Record<string, string> = {}): Run {
+        return etcdDr(node, ["restore", name, id], fake);
+    }
+
+    function ok(node: Node, name: Phase, id: string, fake: Record<string, string> = {}): string {
+        const run = phase(node, name, id, fake);
+        assert.strictEqual(run.status, 0, `restore ${name} ${id}: ${describeRun(run)}`);
+        return run.stdout;
+    }
+
+    /** Runs PHASES in order; returns each phase's stdout. */
+    function chain(node: Node, id: string, phases: readonly Phase[] = PHASES): string[] {
+        return phases.map((p) => ok(node, p, id));
+    }
+
+    /** SIGKILLs a phase at POINT and asserts it got there. */
+    function killedAt(node: Node, name: Phase, id: string, point: string): void {
+        const run = phase(node, name, id, { FAKE_KILL_AT: point });
+        assert.strictEqual(run.signal, "SIGKILL", `restore ${name} was to be killed at ${point}: ${describeRun(run)}`);
+    }
+
+    const read = (file: string) => fs.readFileSync(file, "utf8");
+    const liveDb = (node: Node) => fs.readFileSync(path.join(node.data, "member", "snap", "db"));
+    const calls = (node: Node) => (fs.existsSync(path.join(node.dir, "calls")) ? read(path.join(node.dir, "calls")).trimEnd().split("\n") : []);
+    const restoreDir = (node: Node, id: string) => path.join(node.state, "restore", id);
+
+    /** Files under DIR, recursively, relative. */
+    function filesUnder(dir: string): string[] {
+        if (!fs.existsSync(dir)) return [];
+        return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
+    }
+
+    /** What a finished restore of SNAPSHOT must have left on NODE, whatever interrupted it on the way. */
+    function assertRestored(node: Node, snapshot: { id: string; db: Buffer }, before: string = STANDBY_DB): void {
+        const id = snapshot.id;
+        assert.ok(liveDb(node).equals(snapshot.db), `the data dir holds ${JSON.stringify(liveDb(node).toString().split("\n")[0])}, not ${id}'s database`);
+        assert.strictEqual(read(path.join(node.data, ".etcd-dr-before-" + id, "member", "snap", "db")), before, "the data it replaced is kept for rollback");
+        assert.deepStrictEqual(fs.readdirSync(node.data).filter((f) => f.startsWith(".etcd-dr-restore-")), [], "no staging copy is left");
+        assert.strictEqual(read(path.join(node.pki, "sa.key")), "PRIMARY-SA-KEY\n");
+        assert.strictEqual(read(path.join(node.pki, "sa.pub")), "PRIMARY-SA-PUB\n");
+        // Live once started, in the toolkit's keeping while stopped.
+        const live = path.join(node.manifests, "etcd.yaml");
+        const etcd = read(fs.existsSync(live) ? live : path.join(node.state, "stopped-manifests", "etcd.yaml"));
+        assert.match(etcd, /^ {4}- --initial-advertise-peer-urls=https:\/\/cp1:2380$/m);
+        assert.match(etcd, /^ {4}- --initial-cluster=cp1=https:\/\/cp1:2380$/m);
+        assert.match(etcd, new RegExp(`^ {4}etcd-dr/restored-snapshot: "${id}"$`, "m"));
+        assert.deepStrictEqual(fs.readdirSync(node.pki).filter((f) => f.startsWith(".etcd-dr-sa")), [], "no half-installed keys");
+    }
+
+    function assertRollbackMaterial(node: Node, id: string, saKey = "STANDBY-ORIGINAL-SA-KEY\n"): void {
+        const rollback = path.join(restoreDir(node, id), "rollback");
+        assert.strictEqual(read(path.join(rollback, "sa.key")), saKey, "the rollback copy holds the site's own sa.key");
+        const manifest = read(path.join(rollback, "manifests", "etcd.yaml"));
+        assert.match(manifest, /^ {4}- --initial-cluster=cp1=https:\/\/10\.0\.1\.10:2380$/m, "the rollback copy holds kubeadm's own peer flags");
+        assert.doesNotMatch(manifest, /etcd-dr\/restored-snapshot/);
+    }
+
+    before(async () => {
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-restore-"));
+        toolkit = process.env.ETCD_DR_TOOLKIT ?? path.join(work, "etcd-dr");
+        if (!process.env.ETCD_DR_TOOLKIT) fs.writeFileSync(toolkit, readToolkit(), { mode: 0o755 });
+        store = await startObjstore(work, PREFIX);
+        // Whatever build of the toolkit runs here, no real process is ever signalled by name: the
+        // host may run etcd members of its own (the lab's nodes).
+        fs.mkdirSync(path.join(work, "bin"));
+        for (const tool of ["pgrep", "pkill", "killall"]) {
+            fs.writeFileSync(path.join(work, "bin", tool), `#!/bin/sh\necho "${tool} $*" >>"$FAKE_NODE/calls"\nexit 1\n`, { mode: 0o755 });
+        }
+        fs.writeFileSync(path.join(work, "site.key"), `${SITE_KEY}\n`, { mode: 0o600 });
+        // The primary takes three snapshots, A, B and C, each of its own data.
+        const primary = makeNode("primary", { saKey: "PRIMARY-SA-KEY\n" });
+        fs.writeFileSync(path.join(primary.pki, "sa.pub"), "PRIMARY-SA-PUB\n");
+        for (const [name, revision] of [["A", 400], ["B", 500], ["C", 600]] as const) {
+            const db = Buffer.concat([Buffer.from(`REV=${revision}\nthe primary's data at ${revision}\n`), randomBytes(2048)]);
+            const file = path.join(work, `${name}.db`);
+            fs.writeFileSync(file, db);
+            const run = etcdDr(primary, ["backup"], { FAKE_DB: file });
+            assert.strictEqual(run.status, 0, describeRun(run));
+            snapshots[name] = { id: run.stdout.trim(), db };
+        }
+    });
+
+    after(() => {
+        store?.stop();
+        for (const mount of mounts) spawnSync("umount", [mount]);
+        if (work && mounts.every((m) => spawnSync("mountpoint", ["-q", m]).status !== 0)) fs.rmSync(work, { recursive: true, force: true });
+    });
+
+    describe("a restore, phase by phase", () => {
+        let node: Node;
+        before(() => {
+            node = makeNode("standby");
+        });
+
+        it("lands the snapshot's database, the primary's sa keys and host-name peers, and keeps what it replaced", () => {
+            const outputs = chain(node, snapshots.A.id);
+            assert.match(outputs[2], new RegExp(`^applied snapshot ${snapshots.A.id} on cp1 into ${node.data} `, "m"));
+            assert.match(outputs[4], /^verified snapshot .* apiserver ready, controller-manager and scheduler leading$/m);
+            assertRestored(node, snapshots.A);
+            assertRollbackMaterial(node, snapshots.A.id);
+            assert.deepStrictEqual(fs.readdirSync(node.manifests).sort(), ["etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"]);
+        });
+
+        it("restores with a revision bump past anything the standby's clients saw, the old revisions marked compacted (#19)", () => {
+            const restores = calls(node).filter((c) => c.startsWith("etcdutl snapshot restore"));
+            assert.strictEqual(restores.length, 1);
+            assert.match(restores[0], / --bump-revision 1000000000 --mark-compacted /);
+            assert.match(restores[0], / --name cp1 .*--initial-cluster cp1=https:\/\/cp1:2380 /);
+        });
+
+        it("leaves no plaintext of the snapshot on the node once it is applied: no database, no pki.tar (#16)", () => {
+            assert.deepStrictEqual(filesUnder(restoreDir(node, snapshots.A.id)).filter((f) => !f.startsWith("rollback/")), [
+                "applied", "manifest.json", "prepared", "restore.log", "restored", "started", "stopped",
+            ]);
+        });
+
+        it("a second run of every phase changes nothing, and what prepare downloads again does not stay (#16)", () => {
+            const outputs = chain(node, snapshots.A.id);
+            for (const [i, name] of PHASES.entries()) {
+                if (name !== "prepare" && name !== "verify") assert.match(outputs[i], /already|nothing to do/, `${name}: ${outputs[i]}`);
+            }
+            assertRestored(node, snapshots.A);
+            assert.ok(!fs.existsSync(path.join(restoreDir(node, snapshots.A.id), "snapshot.db")), "the database prepare staged again is gone");
+            assert.ok(!fs.existsSync(path.join(restoreDir(node, snapshots.A.id), "pki.tar")), "the keys prepare staged again are gone");
+        });
+    });
+
+    describe("A, then B, then A again (#4)", () => {
+        it("each restore lands its own data; the second restore of A is not taken for done", () => {
+            const node = makeNode("abA");
+            chain(node, snapshots.A.id);
+            assert.ok(liveDb(node).equals(snapshots.A.db));
+            chain(node, snapshots.B.id);
+            assert.ok(liveDb(node).equals(snapshots.B.db), "B landed");
+            const again = chain(node, snapshots.A.id);
+            for (const [i, name] of PHASES.entries()) assert.doesNotMatch(again[i], /already|nothing to do/, `${name} of A's second restore: ${again[i]}`);
+            assertRestored(node, snapshots.A, snapshots.B.db.toString());
+        });
+    });
+
+    describe("a data dir that is its own mount point, as etcd's hardware guide advises (#6)", () => {
+        it("restores inside the volume: no rename of the mount point, the old data kept inside it", () => {
+            const node = makeNode("mounted", { mount: true });
+            chain(node, snapshots.A.id);
+            assertRestored(node, snapshots.A);
+            assert.strictEqual(spawnSync("mountpoint", ["-q", node.data]).status, 0, "the data dir is still the mount point");
+        });
+    });
+
+    describe("an apply killed at each step resumes when run again, and keeps the rollback material it wrote first (#5)", () => {
+        // In order: during the restore into the staging copy; between moving the old data aside
+        // and moving the new data in; after the swap, before the keys; after the keys, before the
+        // manifests name the host-name peers.
+        for (const point of ["etcdutl-restore", "swap-in", "tar-extract", "rewrite-peers"]) {
+            it(`killed at ${point}`, () => {
+                const node = makeNode(`killed-apply-${point}`);
+                const id = snapshots.A.id;
+                chain(node, id, ["prepare", "stop"]);
+                killedAt(node, "apply", id, point);
+                assert.ok(!fs.existsSync(path.join(restoreDir(node, id), "applied")));
+                ok(node, "apply", id);
+                assertRestored(node, snapshots.A);
+                assertRollbackMaterial(node, id);
+                chain(node, id, ["start", "verify"]);
+            });
+        }
+    });
+
+    describe("an apply killed while it writes the primary's keys (#5)", () => {
+        it("never leaves a half-written sa.key in the pki dir: it is the site's own until the new one is whole", () => {
+            const node = makeNode("killed-keys");
+            const id = snapshots.A.id;
+            chain(node, id, ["prepare", "stop"]);
+            killedAt(node, "apply", id, "tar-partial");
+            assert.strictEqual(read(path.join(node.pki, "sa.key")), "STANDBY-ORIGINAL-SA-KEY\n");
+            ok(node, "apply", id);
+            assertRestored(node, snapshots.A);
+        });
+    });
+
+    describe("stop, start and prepare killed halfway resume when run again", () => {
+        it("stop killed after the apiserver's manifest went", () => {
+            const node = makeNode("killed-stop");
+            const id = snapshots.A.id;
+            ok(node, "prepare", id);
+            killedAt(node, "stop", id, "crictl-ps-kube-scheduler");
+            assert.ok(fs.existsSync(path.join(node.manifests, "etcd.yaml")), "killed before etcd was stopped");
+            chain(node, id, ["stop", "apply", "start", "verify"]);
+            assertRestored(node, snapshots.A);
+        });
+
+        it("start killed after etcd's manifest went back", () => {
+            const node = makeNode("killed-start");
+            const id = snapshots.A.id;
+            chain(node, id, ["prepare", "stop", "apply"]);
+            killedAt(node, "start", id, "start-apiserver");
+            assert.ok(fs.existsSync(path.join(node.manifests, "etcd.yaml")));
+            assert.ok(!fs.existsSync(path.join(node.manifests, "kube-apiserver.yaml")));
+            chain(node, id, ["start", "verify"]);
+            assert.deepStrictEqual(fs.readdirSync(node.manifests).sort(), ["etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"]);
+        });
+
+        it("prepare killed during its download: the next restore step removes the decrypted database it left (#16)", () => {
+            const node = makeNode("killed-prepare");
+            killedAt(node, "prepare", snapshots.B.id, "download-pki");
+            const download = path.join(restoreDir(node, snapshots.B.id), "download");
+            assert.ok(filesUnder(download).includes("snapshot.db"), "the dead run left the decrypted database");
+            // Another id's restore: the dead run's plaintext goes, whichever id it was for.
+            chain(node, snapshots.A.id);
+            assert.ok(!fs.existsSync(download), `left behind: ${filesUnder(download).join(", ")}`);
+            assertRestored(node, snapshots.A);
+        });
+    });
+
+    describe("stop stops the static pods and nothing else (#9)", () => {
+        it("stops an etcd that outlives its manifest through the runtime, by its container id, and signals no process by name", () => {
+            const node = makeNode("stuck");
+            const id = snapshots.A.id;
+            ok(node, "prepare", id);
+            const run = phase(node, "stop", id, { FAKE_STUCK: "etcd", FAKE_STRAY_ETCD: "1" });
+            assert.strictEqual(run.status, 0, describeRun(run));
+            assert.match(run.stderr, /etcd is still running 2s after its manifest moved out; stopping it through the runtime/);
+            assert.deepStrictEqual(calls(node).filter((c) => /^(crictl stop|pgrep|pkill)/.test(c)), ["crictl stop container-etcd"]);
+        });
+    });
+
+    describe("rollback copies are bounded (#16)", () => {
+        it("keeps the newest ETCD_DR_KEEP_ROLLBACKS copies inside the data volume", () => {
+            const node = makeNode("bounded", { extra: ["ETCD_DR_KEEP_ROLLBACKS=2"] });
+            for (const name of ["A", "B", "C"] as const) chain(node, snapshots[name].id, ["prepare", "stop", "apply", "start"]);
+            assert.deepStrictEqual(fs.readdirSync(node.data).filter((f) => f.startsWith(".etcd-dr-before-")).sort(), [
+                `.etcd-dr-before-${snapshots.B.id}`,
+                `.etcd-dr-before-${snapshots.C.id}`,
+            ]);
+            assert.ok(liveDb(node).equals(snapshots.C.db));
+        });
+    });
+
+    describe("reconcile (#15)", () => {
+        it("fails with one ERROR line, and rolls nothing, when the workloads cannot be listed; the next run rolls them", () => {
+            const node = makeNode("reconcile");
+            const id = snapshots.A.id;
+            chain(node, id, ["prepare", "stop", "apply", "start", "verify"]);
+            const failed = phase(node, "reconcile", id, { FAKE_LIST_FAIL: "1" });
+            assert.notStrictEqual(failed.status, 0, describeRun(failed));
+            assert.strictEqual(errorLines(failed.stderr).length, 1, describeRun(failed));
+            assert.match(lastLine(failed.stderr), /^etcd-dr: ERROR: /);
+            assert.ok(!calls(node).some((c) => c.includes("rollout restart")), "nothing rolled");
+            const done = ok(node, "reconcile", id);
+            assert.match(done, /2 workloads rolled/);
+            assert.match(ok(node, "reconcile", id), /already reconciled/);
+        });
+    });
+
+    describe("the etcd tools at the cluster's version (#3)", () => {
+        const cases: [string, Record<string, string>, RegExp][] = [
+            ["missing", { FAKE_NO_ETCDUTL: "1" }, /^etcd-dr: ERROR: etcdutl is not installed on cp1; the node bootstrap installs it at the cluster's etcd version 3\.6\.6/],
+            ["of another version", { FAKE_ETCDUTL_VERSION: "3.5.21" }, /^etcd-dr: ERROR: etcdutl on cp1 is 3\.5\.21 but etcd runs 3\.6\.6; install etcdutl 3\.6\.6/],
+        ];
+        for (const [what, fake, expected] of cases) {
+            it(`prepare refuses an etcdutl ${what} with one line, before it downloads anything`, () => {
+                const node = makeNode(`tools-${what.replace(/\W+/g, "-")}`);
+                const run = phase(node, "prepare", snapshots.A.id, fake);
+                assert.notStrictEqual(run.status, 0, describeRun(run));
+                assert.match(lastLine(run.stderr), expected);
+                assert.strictEqual(errorLines(run.stderr).length, 1, describeRun(run));
+                assert.deepStrictEqual(filesUnder(restoreDir(node, snapshots.A.id)), []);
+            });
+        }
+    });
+
+    describe("failures end with one ERROR line and change nothing they cannot undo (#8)", () => {
+        it("apply: a failing snapshot restore says so, with etcdutl's own reason, before the data dir changes", () => {
+            const node = makeNode("restore-fails");
+            const id = snapshots.A.id;
+            chain(node, id, ["prepare", "stop"]);
+            const run = phase(node, "apply", id, { FAKE_RESTORE_FAIL: "1" });
+            assert.notStrictEqual(run.status, 0, describeRun(run));
+            assert.strictEqual(lastLine(run.stderr), `etcd-dr: ERROR: etcdutl snapshot restore of ${id} failed on cp1: Error: snapshot file integrity check failed`);
+            assert.strictEqual(errorLines(run.stderr).length, 1);
+            assert.strictEqual(liveDb(node).toString(), STANDBY_DB, "the standby's data is where it was");
+            assert.strictEqual(read(path.join(node.pki, "sa.key")), "STANDBY-ORIGINAL-SA-KEY\n");
+        });
+    });
+});
