@@ -525,6 +525,34 @@ describe("node toolkit functions in bash (no lab)", function () {
             assert.strictEqual(table.status, 0);
             assert.match(table.stdout, /^ID +CREATED +AGE +SIZE +REVISION\n$/);
         });
+
+        // mawk, Debian's and Ubuntu's awk, clamps printf "%d" at 2^31-1 (review #25).
+        it("sums a snapshot of 2 GiB or more exactly, as the store lists it", () => {
+            const id = "20261121T170053Z-r3";
+            const manifest = path.join(work, "large-manifest.json");
+            fs.writeFileSync(
+                manifest,
+                fs.readFileSync(GOLDEN_MANIFEST, "utf8")
+                    .replace(/^ {2}"hmacSha256": .*\n/m, "")
+                    .replace('"encryption": "aes-256-cbc-pbkdf2"', '"encryption": "none"')
+                    .replace(/"name": "snapshot\.db\.gz\.enc", "size": 15/, '"name": "snapshot.db.gz", "size": 3000000000')
+                    .replace('"name": "pki.tar.gz.enc"', '"name": "pki.tar.gz"'),
+            );
+            const env = settingsFile("large-store", [
+                "ETCD_DR_CLUSTER=payments",
+                `ETCD_DR_STATE_DIR=${path.join(work, "state-large")}`,
+                "ETCD_DR_READ_URL=https://objectstorage.example.invalid/p/token/n/ns/b/bucket/o/",
+            ]);
+            const run = sourced(
+                [
+                    `store_list() { printf '%s\\t%s\\n' etcd/payments/${id}/manifest.json 900 etcd/payments/${id}/snapshot.db.gz 3000000000 etcd/payments/${id}/pki.tar.gz 10; }`,
+                    `store_get() { cp ${q(manifest)} "$2"; }`,
+                    "main list --json",
+                ].join("\n"),
+                { ETCD_DR_ENV: env },
+            );
+            assert.deepStrictEqual(run, { status: 0, stdout: `[{"id":"${id}","sizeBytes":3000000910,"revision":3}]\n`, stderr: "" });
+        });
     });
 });
 
