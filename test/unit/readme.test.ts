@@ -63,3 +63,16 @@ describe("README's OCI state backend", () => {
         assert.match(query.get("endpoint") ?? "", /^https:\/\/<namespace>\.compat\.objectstorage\.<region>\.oraclecloud\.com$/);
     });
 });
+
+describe("README's list of what a tenancy needs (F18)", () => {
+    it("names every permission of the identity that runs pulumi up, as lib/ociIam.ts keeps them", async () => {
+        const { PULUMI_IDENTITY_PERMISSIONS } = await import("../../lib/ociIam");
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        const start = readme.indexOf("### What a tenancy needs before `pulumi up`");
+        assert.ok(start >= 0, "README has the tenancy section");
+        const section = readme.slice(start, readme.indexOf("\n### ", start + 1)).replace(/\s+/g, " ");
+        const grants = PULUMI_IDENTITY_PERMISSIONS.map((p) => /^Allow group <group> to (\S+ \S+) in /.exec(p.statement)?.[1]);
+        assert.ok(grants.every(Boolean) && grants.length > 5, grants.join(", "));
+        assert.deepStrictEqual(grants.filter((g) => !section.includes(`\`${g}`)), [], "name each in the Identity bullet");
+    });
+});
