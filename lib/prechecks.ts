@@ -2,7 +2,7 @@
 // `pulumi up`. Each failure is one line saying what is wrong and what to do.
 
 import { parExpired } from "./par";
-import { manifestProblems, parseSnapshotId, sameMembers, SnapshotManifest } from "./snapshot";
+import { manifestAuthentic, manifestProblems, parseSnapshotId, sameMembers, SnapshotManifest } from "./snapshot";
 import { Fetch, groupSnapshots, HttpResult, listObjects, ListedObject, missingObjects, snapshotDir, snapshotPrefix } from "./store";
 
 export type { Fetch, HttpResult };
@@ -17,6 +17,11 @@ export interface PrecheckInput {
     kubernetesVersion: string;
     etcdVersion: string;
     parExpiresAt?: string;
+    /**
+     * The sites' snapshot key; undefined while it is not known (a preview of a new stack). With it,
+     * only a manifest the key authenticates, of an encrypted snapshot, passes, as on the nodes.
+     */
+    encryptionKey?: string;
     now: Date;
     /** True in the offline plan: there is no store to reach. */
     offline: boolean;
@@ -30,13 +35,23 @@ export interface PrecheckResult {
     manifest?: SnapshotManifest;
 }
 
+/** How far ahead of this machine's clock a snapshot id may be dated (the nodes allow the same, node/lib/settings.sh). */
+export const ID_CLOCK_SKEW_MS = 5 * 60 * 1000;
+
 const STORE_CHECKS = "snapshot exists in the replica with every object its manifest names, manifest readable, member host names, etcd and Kubernetes versions";
 
 export async function runPrechecks(input: PrecheckInput): Promise<PrecheckResult> {
     const problems: string[] = [];
     const id = input.snapshotId;
-    if (!parseSnapshotId(id)) {
+    const parsed = parseSnapshotId(id);
+    if (!parsed) {
         problems.push(`etcd-dr:restoreSnapshot '${id}' is not a snapshot id (YYYYMMDDTHHMMSSZ-r<revision>)`);
+        return { problems, skipped: [] };
+    }
+    // A forged id dated in the future would sort as the newest snapshot (review #26).
+    if (parsed.createdAt.getTime() > input.now.getTime() + ID_CLOCK_SKEW_MS) {
+        const at = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+        problems.push(`snapshot ${id} is dated ${at(parsed.createdAt)}, after this machine's clock (${at(input.now)}): its id is forged or its maker's clock is wrong; pick another snapshot`);
         return { problems, skipped: [] };
     }
     if (input.parExpiresAt && parExpired(input.parExpiresAt, input.now)) {
@@ -82,6 +97,18 @@ export async function runPrechecks(input: PrecheckInput): Promise<PrecheckResult
         problems.push(`the manifest of snapshot ${id} is unusable (${broken.join("; ")}); pick another snapshot`);
         return { problems, skipped: [] };
     }
+    // Whoever holds the store's write PAR can upload a complete, self-consistent snapshot with
+    // their own sa.key; only the sites hold the key that authenticates a manifest (review #1).
+    const skipped: string[] = [];
+    if (input.encryptionKey === undefined) {
+        skipped.push("manifest authentication not checked here: the snapshot key is not known yet; the nodes check it at prepare");
+    } else if (!manifestAuthentic(response.body, input.encryptionKey)) {
+        problems.push(`the manifest of snapshot ${id} is not authenticated with the sites' snapshot key (forged, altered, or made with another key); pick a snapshot \`npm run snapshots -- <stack>\` verifies`);
+        return { problems, skipped };
+    } else if (manifest.encryption === "none") {
+        problems.push(`snapshot ${id} is not encrypted, and this site holds the snapshot key: it restores only encrypted snapshots; pick another snapshot`);
+        return { problems, skipped };
+    }
     // Replication copies each object on its own and in no order: the manifest can be in the
     // replica before the data it describes.
     let listed: ListedObject[];
@@ -89,7 +116,7 @@ export async function runPrechecks(input: PrecheckInput): Promise<PrecheckResult
         listed = await listObjects(input.readUrl, dir, input.fetch);
     } catch (error) {
         problems.push(`listing snapshot ${id} in the replica failed (${(error as Error).message}); check the replica's pre-authenticated request allows listing, then run again`);
-        return { problems, skipped: [] };
+        return { problems, skipped };
     }
     const entry = groupSnapshots(listed, snapshotPrefix(input.prefix, input.cluster)).find((e) => e.id === id);
     const missing = missingObjects(entry, manifest.objects);
@@ -114,5 +141,5 @@ export async function runPrechecks(input: PrecheckInput): Promise<PrecheckResult
             `snapshot ${id} comes from Kubernetes ${manifest.kubernetesVersion} but this site runs ${input.kubernetesVersion}; the sites must run the same version`,
         );
     }
-    return { problems, skipped: [], manifest };
+    return { problems, skipped, manifest };
 }

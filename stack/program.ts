@@ -135,7 +135,7 @@ export async function runSite(now: Date = new Date()): Promise<ExportedSiteOutpu
 
     let restored: RestoreFromSnapshot | undefined;
     if (config.restoreSnapshot) {
-        restored = await restoreSite(config, config.restoreSnapshot, spec, site, toolkit, now);
+        restored = await restoreSite(config, config.restoreSnapshot, spec, site, toolkit, now, encryptionKey);
         outputs.restore = pulumi.all([restored.restoredRevision, restored.report]).apply(([restoredRevision, phases]) => ({
             snapshotId: config.restoreSnapshot as string,
             restoredRevision,

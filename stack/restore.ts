@@ -22,6 +22,7 @@ export async function restoreSite(
     site: BuiltSite,
     toolkit: NodeToolkit,
     now: Date,
+    encryptionKey: pulumi.Output<string>,
 ): Promise<RestoreFromSnapshot> {
     const offline = process.env[OFFLINE_ENV] === "1";
     const lastRestored = await lastRestoredSnapshot(config.stack);
@@ -45,6 +46,7 @@ export async function restoreSite(
         kubernetesVersion: spec.cluster.kubernetesVersion,
         etcdVersion: spec.cluster.etcdVersion,
         parExpiresAt: config.snapshots.parExpiresAt || undefined,
+        encryptionKey: offline ? undefined : await knownValue(encryptionKey),
         now,
         offline,
         fetch: httpFetch,

@@ -1,5 +1,6 @@
 import * as assert from "assert";
 import { HttpResult, PrecheckInput, runPrechecks } from "../../lib/prechecks";
+import { signManifest } from "../../lib/snapshot";
 import { sampleManifest } from "./snapshot.test";
 
 const ID = "20261121T170053Z-r3";
@@ -70,6 +71,49 @@ describe("restore prechecks", () => {
             assert.ok(problems.every((p) => !p.includes("\n")));
         });
     }
+
+    // The nodes refuse these at prepare (node/lib/manifest.sh); the prechecks refuse them before
+    // `pulumi up` starts the chain, and `pulumi preview` shows why (review #1, #26).
+    describe("with the sites' snapshot key", () => {
+        const KEY = "prechecks-site-key-0123456789abcdefghijklmnopqrs";
+        const signed = (change: (m: ReturnType<typeof sampleManifest>) => void = () => {}, key = KEY): HttpResult => {
+            const manifest = sampleManifest();
+            manifest.formatVersion = 2;
+            change(manifest);
+            return { status: 200, body: signManifest(`${JSON.stringify(manifest, null, 2)}\n`, key) };
+        };
+
+        it("pass for a manifest the key authenticates", async () => {
+            assert.deepStrictEqual(await problemsOf(input({ encryptionKey: KEY }, signed())), []);
+        });
+
+        const refusals: [string, () => PrecheckInput, RegExp][] = [
+            ["a manifest without a MAC (forged with the write PAR)", () => input({ encryptionKey: KEY }), /^the manifest of snapshot 20261121T170053Z-r3 is not authenticated with the sites' snapshot key \(forged, altered, or made with another key\)/],
+            ["a manifest made with another key", () => input({ encryptionKey: KEY }, signed(() => {}, "another-key-0123456789abcdefghijklmnopqrstuvw")), /is not authenticated with the sites' snapshot key/],
+            ["an altered manifest", () => input({ encryptionKey: KEY }, { status: 200, body: signed().body.replace('"sourceHost": "cp1"', '"sourceHost": "cp2"') }), /is not authenticated with the sites' snapshot key/],
+            ["a plaintext snapshot, even with a valid MAC (a downgrade)", () => input({ encryptionKey: KEY }, signed((m) => { m.encryption = "none"; m.objects = [{ name: "snapshot.db.gz", size: 2000, sha256: "b".repeat(64) }, { name: "pki.tar.gz", size: 600, sha256: "c".repeat(64) }]; })), /^snapshot 20261121T170053Z-r3 is not encrypted, and this site holds the snapshot key: it restores only encrypted snapshots/],
+        ];
+        for (const [name, make, expected] of refusals) {
+            it(`refuse ${name} with one line`, async () => {
+                const problems = await problemsOf(make());
+                assert.ok(problems.some((p) => expected.test(p)), `${expected} in ${JSON.stringify(problems)}`);
+            });
+        }
+
+        it("say so when the key is not known yet, and refuse nothing for it", async () => {
+            const result = await runPrechecks(input({ encryptionKey: undefined }));
+            assert.deepStrictEqual(result.problems, []);
+            assert.ok(result.skipped.some((s) => /^manifest authentication not checked here: the snapshot key is not known yet; the nodes check it at prepare$/.test(s)), JSON.stringify(result.skipped));
+        });
+    });
+
+    it("refuse an id dated more than 5 minutes after now, before reading the store", async () => {
+        const problems = await problemsOf(input({ snapshotId: "20261121T180600Z-r3", fetch: async () => assert.fail("a future id must not be looked up") }));
+        assert.deepStrictEqual(problems, ["snapshot 20261121T180600Z-r3 is dated 2026-11-21T18:06:00Z, after this machine's clock (2026-11-21T18:00:00Z): its id is forged or its maker's clock is wrong; pick another snapshot"]);
+        assert.deepStrictEqual(await problemsOf(input({ snapshotId: "20261121T180400Z-r3", fetch: async () => ({ status: 404, body: "" }) })), [
+            "snapshot 20261121T180400Z-r3 does not exist in the replica (no committed manifest.json); `npm run snapshots -- <stack>` lists the snapshots there",
+        ], "within the clock skew the nodes allow");
+    });
 
     it("say which checks they did not run in the offline plan, and still check what they can", async () => {
         const result = await runPrechecks(input({ offline: true, fetch: async () => assert.fail("offline must not fetch") }));
