@@ -7,6 +7,7 @@ import * as path from "path";
 import { DrillSummary, engineEnv, Pulumi, ROOT, runDrill, STACKS } from "../../tools/drill";
 import { foreignServiceAccountKeys, presentToken } from "../../tools/k8sDataset";
 import { LabAccess, waitFor } from "../../tools/lab";
+import { promoteStandby } from "../../tools/promote";
 import { hostNames, labFromStacks, parseTopology } from "../../tools/labStacks";
 
 // 1+1 by default: two 3+1 kubeadm sites (eight nodes, six etcd members and apiservers) load a
@@ -135,6 +136,15 @@ describe("end-to-end DR drill on the lab", function () {
         assert.strictEqual(lab.ok("primary", DISABLED, "systemctl is-enabled etcd-dr-backup.timer").trim(), "enabled");
         assert.doesNotMatch(lab.ok("primary", EDITED, "tail -n1 /usr/local/sbin/etcd-dr"), /edited by hand/);
         pulumi.ok(["preview", "--stack", STACKS.primary, "--refresh", "--run-program", "--expect-no-changes"]);
+        pulumi.ok(["preview", "--stack", STACKS.standby, "--refresh", "--run-program", "--expect-no-changes"]);
+    });
+
+    it("promotes the standby once the primary's region is lost: no restore re-run, its own bucket takes its backups (F08)", async () => {
+        const promoted = await promoteStandby(pulumi, lab, (line) => process.stdout.write(`      promote: ${line}\n`));
+        process.stdout.write(`      ${JSON.stringify(promoted)}\n`);
+        assert.strictEqual(promoted.restoreStepsRerun, 0);
+        assert.deepStrictEqual(promoted.timers, NAMES.controlPlane);
+        assert.ok(Number(promoted.snapshot.split("-r")[1]) > 1_000_000_000, `${promoted.snapshot} is the standby's own (its revisions were bumped past 10^9)`);
         pulumi.ok(["preview", "--stack", STACKS.standby, "--refresh", "--run-program", "--expect-no-changes"]);
     });
 
