@@ -19,6 +19,28 @@ export function sha256(text: string): string {
     return createHash("sha256").update(text).digest("hex");
 }
 
+/** Installs a file from the command's stdin atomically (a temporary file renamed over it); prints only its digest. */
+export function installFileScript(path: string, mode: string): string {
+    return [
+        `install -d -m 0755 "$(dirname ${path})"`,
+        `umask 077`,
+        `cat > ${path}.new`,
+        `chmod ${mode} ${path}.new`,
+        `mv -f ${path}.new ${path}`,
+        `echo "installed ${path} sha256=$(sha256sum ${path} | cut -c1-64)"`,
+    ].join(" && ");
+}
+
+/**
+ * Removes the file only while it still holds what one install wrote (its content's sha256). A
+ * replacement installs the new content first and runs the old resource's delete after it: that
+ * delete must leave the new file alone. Deleting first instead left a node without its settings,
+ * and its backups failing, whenever the new install then failed.
+ */
+export function removeFileScript(path: string, digest: string): string {
+    return `if [ "$(sha256sum ${path} 2>/dev/null | cut -c1-64)" = "${digest}" ]; then rm -f ${path}; fi`;
+}
+
 export interface ToolkitSettings {
     cluster: string;
     prefix: string;

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { afterReady, asRoot, connectionArgs, NodeConnection } from "../../lib/connection";
-import { REMOTE_KEY, REMOTE_SETTINGS, REMOTE_TOOLKIT, renderSettings, sha256, ToolkitSettings } from "../../lib/toolkit";
+import { installFileScript, REMOTE_KEY, REMOTE_SETTINGS, REMOTE_TOOLKIT, removeFileScript, renderSettings, sha256, ToolkitSettings } from "../../lib/toolkit";
 
 export interface NodeToolkitArgs {
     /** The control-plane nodes: the toolkit, its settings and the snapshot key. */
@@ -15,23 +15,11 @@ export interface NodeToolkitArgs {
     encryptionKey: pulumi.Input<string>;
 }
 
-/** Installs a file from the command's stdin atomically; prints only its digest. */
-function installFile(path: string, mode: string): string {
-    return [
-        `install -d -m 0755 "$(dirname ${path})"`,
-        `umask 077`,
-        `cat > ${path}.new`,
-        `chmod ${mode} ${path}.new`,
-        `mv -f ${path}.new ${path}`,
-        `echo "installed ${path} sha256=$(sha256sum ${path} | cut -c1-64)"`,
-    ].join(" && ");
-}
-
 /**
  * The node toolkit (node/etcd-dr), its settings file (mode 0600) and the snapshot encryption key on
  * every control-plane node of a site; the toolkit and settings without store access on its workers.
- * A change of content replaces the install; replacing deletes first, so the old delete can never
- * remove the new file.
+ * A change of content replaces the install: the new file is installed first (atomically), then the
+ * old resource's delete runs, which removes the file only while it holds the old content.
  */
 export class NodeToolkit extends pulumi.ComponentResource {
     private readonly ready: Record<string, pulumi.Resource[]>;
@@ -67,14 +55,14 @@ export class NodeToolkit extends pulumi.ComponentResource {
             this.ready[node.name] = files.map((file) =>
                 new command.remote.Command(`${name}-${node.name}-${file.suffix}`, {
                     connection,
-                    create: asRoot(node, installFile(file.path, file.mode)),
-                    delete: asRoot(node, `rm -f ${file.path}`),
+                    create: asRoot(node, installFileScript(file.path, file.mode)),
+                    delete: pulumi.output(file.trigger).apply((digest) => asRoot(node, removeFileScript(file.path, digest))),
                     // Upstream sends the last stdout to the delete (and to a re-run) as an SSH env request, which a
                     // stock sshd refuses with a warning on every such run; nothing here reads it.
                     addPreviousOutputInEnv: false,
                     stdin: file.content,
                     triggers: [file.trigger],
-                }, { parent: this, deleteBeforeReplace: true, dependsOn: afterReady(node) }),
+                }, { parent: this, dependsOn: afterReady(node) }),
             );
         }
         this.registerOutputs({ nodes: nodes.map((n) => n.node.name), toolkitDigest: this.toolkitDigest });

@@ -1,6 +1,7 @@
 // The DR half of the offline plan: node toolkit, backup timers, the restore chain and its triggers,
 // on the shipped OCI stacks and on stacks of the `existing` platform.
 import * as assert from "assert";
+import { createHash } from "crypto";
 import * as path from "path";
 import type { PlannedResource } from "../../tools/plan";
 import { byName, graph, ofType, runPlan, shippedConfig, writeStacks } from "../helpers/plan";
@@ -81,6 +82,27 @@ describe("offline plan: backups and restores", function () {
         assert.strictEqual(ofType(standby, "randomPassword:RandomPassword").filter((r) => r.name.includes("encryption")).length, 0, "the standby reuses the primary's key");
     });
 
+    // Review #29: a replacement that deleted first left a node without its settings (backups
+    // stopped) whenever the new install then failed; an SSH drop is enough.
+    it("replaces a toolkit file by installing the new one first; the old one's delete removes only what it installed", () => {
+        for (const stack of ["primary", "standby"] as const) {
+            const installs = ofType(graph(stack, undefined, ["--show-secrets"]), "remote:Command").filter((r) => r.parent === `${stack}-toolkit`);
+            assert.ok(installs.length > 0);
+            for (const install of installs) {
+                assert.notStrictEqual(install.options.deleteBeforeReplace, true, `${install.name} must not delete before it replaces`);
+                const file = /^sudo -n \/bin\/bash -c '.*cat > (\S+)\.new && /.exec(String(install.inputs.create))?.[1];
+                assert.ok(file, `${install.name} installs a file: ${String(install.inputs.create)}`);
+                const digest = createHash("sha256").update(String(install.inputs.stdin)).digest("hex");
+                assert.deepStrictEqual(install.inputs.triggers, [digest], `${install.name} is replaced when its content changes`);
+                assert.strictEqual(
+                    install.inputs.delete,
+                    `sudo -n /bin/bash -c 'if [ "$(sha256sum ${file} 2>/dev/null | cut -c1-64)" = "${digest}" ]; then rm -f ${file}; fi'`,
+                    install.name,
+                );
+            }
+        }
+    });
+
     it("runs every command on an OCI node as root through sudo, after the node's bootstrap (F01, F06)", () => {
         for (const stack of ["primary", "standby"] as const) {
             const resources = graph(stack, path.join(shippedWithRestore(ID_A), `Pulumi.${stack}.yaml`));
@@ -88,7 +110,8 @@ describe("offline plan: backups and restores", function () {
             assert.ok(commands.length > 10);
             for (const command of commands) {
                 assert.match(String(command.inputs.create), /^sudo -n \/bin\/bash -c '/, `${command.name} must run through sudo as ubuntu`);
-                if (command.inputs.delete) assert.match(String(command.inputs.delete), /^sudo -n \/bin\/bash -c '/, command.name);
+                // A toolkit file's delete names its content's digest, a secret where the content is one (checked with the secrets above).
+                if (command.inputs.delete && command.inputs.delete !== "[secret]") assert.match(String(command.inputs.delete), /^sudo -n \/bin\/bash -c '/, command.name);
                 // The admin kubeconfig is read from the first control-plane node.
                 const node = /-(cp\d|w\d)(-|$)/.exec(command.name)?.[1] ?? (command.name.endsWith("-admin-kubeconfig") ? "cp1" : undefined);
                 assert.ok(node, `${command.name} names its node`);

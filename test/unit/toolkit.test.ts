@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { kubeadmDifferences } from "../../lib/parity";
-import { readToolkit, REMOTE_TIMER, renderSettings, TIMER_UNIT, ToolkitSettings } from "../../lib/toolkit";
+import { installFileScript, readToolkit, REMOTE_TIMER, removeFileScript, renderSettings, sha256, TIMER_UNIT, ToolkitSettings } from "../../lib/toolkit";
 
 const settings: ToolkitSettings = {
     cluster: "payments",
@@ -68,6 +68,25 @@ describe("toolkit settings", () => {
 });
 
 describe("toolkit layout on the node", () => {
+    // What a replacement of a settings file does on the node: the new install, then the old
+    // resource's delete (create-before-delete, review #29).
+    it("installs a file atomically and removes it only while it holds what that install wrote", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-install-"));
+        const file = path.join(dir, "etc-dr", "etcd-dr.env");
+        const run = (script: string, stdin = "") => execFileSync("bash", ["-c", script], { input: stdin, encoding: "utf8" });
+        const [old, next] = ["ETCD_DR_CLUSTER='old'\n", "ETCD_DR_CLUSTER='new'\n"];
+        assert.strictEqual(run(installFileScript(file, "0600"), old), `installed ${file} sha256=${sha256(old)}\n`);
+        run(installFileScript(file, "0600"), next);
+        assert.strictEqual(fs.statSync(file).mode & 0o777, 0o600);
+        run(removeFileScript(file, sha256(old)));
+        assert.strictEqual(fs.readFileSync(file, "utf8"), next, "the old resource's delete leaves the new content alone");
+        run(removeFileScript(file, sha256(next)));
+        assert.ok(!fs.existsSync(file), "destroying the resource removes its file");
+        run(removeFileScript(file, sha256(next)));
+        fs.rmSync(dir, { recursive: true });
+    });
+
+
     it("installs the timer unit the program reads back", () => {
         const timer = fs.readFileSync(path.resolve(__dirname, "..", "..", "node", "lib", "timer.sh"), "utf8");
         assert.ok(timer.includes(`readonly UNIT_DIR=${path.posix.dirname(REMOTE_TIMER)}`), "node/lib/timer.sh writes units where the program looks");
