@@ -26,7 +26,8 @@ const ETCD_CLIENT = [
  * Runs as root on a control-plane node that is a member of the cluster; prints the credentials for
  * `node` as key=value lines. A control-plane node that was replaced left its etcd member behind:
  * that member is removed first, but only when its endpoint no longer answers, so a live member is
- * never touched. Everything printed is a secret; nothing else goes to stdout.
+ * never touched; so is its Node object, when no kubelet answers at its address. Everything printed
+ * is a secret; nothing else goes to stdout.
  */
 export function mintJoinCredentialsScript(node: JoiningNode): string {
     const name = shellQuote(node.name);
@@ -44,6 +45,13 @@ export function mintJoinCredentialsScript(node: JoiningNode): string {
         );
     }
     lines.push(
+        // A replaced node's Node object outlives its instance and stays Ready for the node monitor's
+        // grace period, and kubeadm join refuses a name whose Node is Ready. It goes only when no
+        // kubelet answers at the node's address: a live node's object is never touched.
+        `if kubectl get node ${name} -o name >/dev/null 2>&1 && ! curl -sk --connect-timeout 5 --max-time 10 -o /dev/null ${shellQuote(`https://${node.ip}:10250/healthz`)}; then`,
+        `  kubectl delete node ${name} --wait=false >&2`,
+        `  echo "removed the Node object of the replaced node ${node.name}: no kubelet answers at ${node.ip}" >&2`,
+        "fi",
         `token="$(kubeadm token create --ttl ${JOIN_TOKEN_TTL} --description ${shellQuote(`etcd-dr: join of ${node.name}`)})"`,
         `hash="$(openssl x509 -pubkey -noout -in /etc/kubernetes/pki/ca.crt | openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1)"`,
         `printf 'token=%s\\nca-cert-hash=sha256:%s\\n' "$token" "$hash"`,

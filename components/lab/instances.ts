@@ -51,7 +51,12 @@ export class LabInstances extends pulumi.ComponentResource {
                 environment: { ETCD_DR_SSH_PUBLIC_KEY: args.sshPublicKey },
                 stdin: args.cloudConfig[host.name],
                 triggers: [args.site, host.name, host.ip],
-            }, { parent: this, ignoreChanges: ["stdin"] });
+            }, {
+                parent: this,
+                ignoreChanges: ["stdin"],
+                // Same name and fixed address as the instance it replaces, as on OCI: the old one goes first.
+                deleteBeforeReplace: true,
+            });
             this.instances[host.name] = instance;
             this.hostKeys[host.name] = instance.stdout;
         }

@@ -67,6 +67,9 @@ export class Nodes extends pulumi.ComponentResource {
                 // cloud-init runs once, at first boot, and a newer image is rolled out by the operator:
                 // neither may silently recreate a live etcd member.
                 ignoreChanges: ["sourceDetails.sourceId", "metadata.user_data"],
+                // A replacement keeps the host's fixed private address, which two VNICs cannot hold:
+                // the old instance goes first (its etcd member is removed when the new one joins, F16).
+                deleteBeforeReplace: true,
             });
         });
         this.nodes = args.hosts.map((host) => ({ name: host.name, role: host.role, privateIp: this.instances[host.name].privateIp }));

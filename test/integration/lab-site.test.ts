@@ -144,6 +144,22 @@ describe("the lab platform: pulumi up builds a real kubeadm site", function () {
         assert.strictEqual(sshOk(CP1, `${kubectl} logs workload`).trim(), "hello from workload");
     });
 
+    it("replaces w1 with a new instance at the same address: joined again with fresh credentials, Ready (F16)", () => {
+        const hostKeyOfW1 = () => (JSON.parse(pulumi.ok(["stack", "output", "--stack", STACK, "--json", "--show-secrets"])) as { lab: { hostKeys: Record<string, string> } }).lab.hostKeys.w1;
+        const before = hostKeyOfW1();
+        const urn = (JSON.parse(pulumi.ok(["stack", "export", "--stack", STACK])) as { deployment: { resources: { urn: string }[] } })
+            .deployment.resources.map((r) => r.urn).find((u) => u.endsWith(`::${STACK}-instances-w1`));
+        assert.ok(urn, "the state has w1's instance");
+        const started = Date.now();
+        // Delete-first (its name and address cannot be held twice); the old Node object, still Ready,
+        // is removed by the join's minting step on cp1 once nothing answers at w1's kubelet port.
+        stack("up", "--yes", "--skip-preview", "--replace", urn);
+        process.stdout.write(`      pulumi up replacing w1: ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
+        assert.notStrictEqual(hostKeyOfW1(), before, "w1 is a new instance, with host keys of its own");
+        sshOk(CP1, "sudo kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=condition=Ready node/w1 --timeout=300s");
+        sshOk(W1, "test -f /etc/kubernetes/kubelet.conf && systemctl is-active kubelet");
+    });
+
     it("pulumi destroy removes the instances, and cloud down leaves no machine, bridge, mount, cgroup or process", () => {
         stack("destroy", "--yes", "--skip-preview");
         const listed = JSON.parse(execFileSync(path.join(ROOT, "lab", "instance.sh"), ["list", "--json"], { encoding: "utf8" })) as unknown[];

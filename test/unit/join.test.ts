@@ -86,7 +86,7 @@ describe("joining nodes with credentials minted at join time (F10, F16)", functi
     });
 
     describe("minting on a live control-plane node", () => {
-        function mint(node: { name: string; ip: string; controlPlane: boolean }, healthy: boolean) {
+        function mint(node: { name: string; ip: string; controlPlane: boolean }, healthy: boolean, nodeObject: "none" | "kubelet answers" | "no kubelet" = "none") {
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-mint-"));
             const log = path.join(dir, "calls");
             const stub = (name: string, body: string) => fs.writeFileSync(path.join(dir, name), `#!/bin/bash\necho "${name} $*" >>${log}\n${body}\n`, { mode: 0o755 });
@@ -97,6 +97,8 @@ describe("joining nodes with credentials minted at join time (F10, F16)", functi
                 `  *"endpoint health"*) ${healthy ? "exit 0" : "exit 1"};;`,
                 `esac`,
             ].join("\n"));
+            stub("kubectl", `case "$1" in get) ${nodeObject === "none" ? "exit 1" : `echo node/${node.name}`};; delete) echo "node \\"${node.name}\\" deleted";; esac`);
+            stub("curl", nodeObject === "kubelet answers" ? "exit 0" : "exit 7");
             stub("openssl", "cat >/dev/null 2>&1 || true; echo pem");
             stub("sha256sum", `cat >/dev/null; echo "${"a".repeat(64)}  -"`);
             const result = spawnSync("/bin/bash", ["-c", mintJoinCredentialsScript(node)], { encoding: "utf8", env: { PATH: `${dir}:/usr/bin:/bin` } });
@@ -118,6 +120,20 @@ describe("joining nodes with credentials minted at join time (F10, F16)", functi
             assert.ok(dead.calls.some((c) => c.includes("--endpoints https://10.10.0.11:2379") && c.endsWith("endpoint health")));
             const live = mint({ name: "cp2", ip: "10.10.0.11", controlPlane: true }, true);
             assert.ok(!live.calls.some((c) => c.includes("member remove")), live.calls.join("\n"));
+        });
+
+        it("removes the Node object of a replaced node whose kubelet does not answer, and never a live node's (F16)", () => {
+            const replaced = mint({ name: "w1", ip: "10.10.64.10", controlPlane: false }, true, "no kubelet");
+            assert.strictEqual(replaced.status, 0, replaced.stderr);
+            assert.ok(replaced.calls.includes("curl -sk --connect-timeout 5 --max-time 10 -o /dev/null https://10.10.64.10:10250/healthz"), replaced.calls.join("\n"));
+            assert.ok(replaced.calls.includes("kubectl delete node w1 --wait=false"), replaced.calls.join("\n"));
+            assert.match(replaced.stderr, /removed the Node object of the replaced node w1: no kubelet answers at 10\.10\.64\.10/);
+            assert.deepStrictEqual(parseJoinCredentials(replaced.stdout, { name: "w1", controlPlane: false }), { token: TOKEN, caCertHash: HASH });
+            for (const state of ["kubelet answers", "none"] as const) {
+                const kept = mint({ name: "w1", ip: "10.10.64.10", controlPlane: false }, true, state);
+                assert.strictEqual(kept.status, 0, kept.stderr);
+                assert.ok(!kept.calls.some((c) => c.startsWith("kubectl delete")), `${state}: ${kept.calls.join("\n")}`);
+            }
         });
 
         it("gives a worker a token and the CA hash only", () => {

@@ -112,6 +112,15 @@ describe("offline plan: what the command provider gets", function () {
         });
     });
 
+    describe("replaced instances", () => {
+        it("lab: an instance is replaced delete-first, as its name and fixed address cannot be held twice (F16)", () => {
+            const resources = graph("lab-primary", path.join(labStacks(), "Pulumi.lab-primary.yaml"));
+            const instances = ofType(resources, "command:local:Command").filter((r) => String(r.inputs.create).includes("wait-ssh"));
+            assert.deepStrictEqual(instances.map((r) => r.name).sort(), ["lab-primary-instances-cp1", "lab-primary-instances-w1"]);
+            for (const r of instances) assert.strictEqual(r.options.deleteBeforeReplace, true, r.name);
+        });
+    });
+
     describe("host keys", () => {
         it("lab: pins each instance's own Ed25519 key in every command and in the drift check", () => {
             const resources = graph("lab-primary", path.join(labStacks(), "Pulumi.lab-primary.yaml"), ["--show-secrets"]);

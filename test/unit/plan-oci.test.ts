@@ -23,6 +23,14 @@ describe("offline plan: OCI rules", function () {
         }
     });
 
+    it("replaces a node's instance delete-first: its fixed private address cannot be held by two VNICs (F16)", () => {
+        for (const stack of ["primary", "standby"]) {
+            const instances = ofType(graph(stack), "/instance:Instance").filter((r) => r.parent === `${stack}-nodes` && r.name !== `${stack}-nodes-bastion`);
+            assert.ok(instances.length >= 4, `${stack}: ${instances.length} instances`);
+            for (const r of instances) assert.strictEqual(r.options.deleteBeforeReplace, true, r.name);
+        }
+    });
+
     it("writes each site's grants through a home-region provider, before the store needs them (F02, F03)", () => {
         for (const stack of ["primary", "standby"]) {
             const resources = graph(stack);
