@@ -7,10 +7,22 @@ import * as yaml from "js-yaml";
 import * as path from "path";
 import { ROOT } from "../helpers/plan";
 
+interface Job {
+    "runs-on": string;
+    if?: string;
+    environment?: string | { name: string };
+    env?: Record<string, string>;
+    steps: { uses?: string; run?: string; with?: Record<string, unknown> }[];
+}
+
 interface Workflow {
     env: Record<string, string>;
-    jobs: Record<string, { "runs-on": string; steps: { uses?: string; run?: string; with?: Record<string, unknown> }[] }>;
+    jobs: Record<string, Job>;
 }
+
+/** The secrets a piece of the workflow reads (`secrets.NAME`). */
+const secretsIn = (part: unknown) => [...JSON.stringify(part ?? {}).matchAll(/secrets\.([A-Za-z0-9_]+)/g)].map((m) => m[1]);
+const environmentOf = (job: Job) => (typeof job.environment === "string" ? job.environment : job.environment?.name);
 
 const workflow = yaml.load(fs.readFileSync(path.join(ROOT, ".github", "workflows", "etcd-dr.yml"), "utf8")) as Workflow;
 
@@ -38,5 +50,22 @@ describe("the CI workflow (F15)", () => {
 
     it("names the state backend, so the program can check its region", () => {
         assert.ok(workflow.env.PULUMI_BACKEND_URL);
+    });
+
+    // Review #30: a pull request's branch is code that runs in the preview; with the production
+    // credentials and the state passphrase in its environment, anyone who can push a branch could
+    // print them.
+    it("runs a pull request's code only in the protected preview environment, with its own read-only credentials", () => {
+        assert.deepStrictEqual(secretsIn(workflow.env), ["PULUMI_BACKEND_URL"], "no credential is shared by every job");
+        const preview = workflow.jobs.preview;
+        assert.match(preview.if ?? "", /github\.event_name == 'pull_request'/);
+        assert.strictEqual(environmentOf(preview), "etcd-dr-preview");
+        const read = secretsIn(preview);
+        assert.ok(read.length > 0, "the preview has credentials of its own");
+        for (const name of read) assert.match(name, /^PREVIEW_/, `the preview reads ${name}`);
+        const drift = workflow.jobs.drift;
+        assert.match(drift.if ?? "", /github\.event_name != 'pull_request'/);
+        assert.strictEqual(environmentOf(drift), "etcd-dr-drift");
+        for (const name of secretsIn(drift)) assert.doesNotMatch(name, /^PREVIEW_/, `the drift check reads ${name}`);
     });
 });
