@@ -1,10 +1,11 @@
 import * as assert from "assert";
 import { execFileSync } from "child_process";
-import { createHash } from "crypto";
+import { createCipheriv, createHash, pbkdf2Sync } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { gzipSync } from "zlib";
+import { Readable } from "stream";
+import { createGzip, gzipSync } from "zlib";
 import { decryptOpenssl, verifySnapshot } from "../../lib/bundle";
 import { groupSnapshots, listObjects } from "../../lib/store";
 import { signManifest } from "../../lib/snapshot";
@@ -70,7 +71,7 @@ describe("snapshot bundles read from the store", () => {
         ] };
         const store = (files: Record<string, Buffer>) => async (url: string) => {
             const name = url.split("/").pop() as string;
-            return files[name] ? { status: 200, body: files[name] } : { status: 404, body: Buffer.alloc(0) };
+            return files[name] ? { status: 200, body: Readable.from([files[name]]) } : { status: 404, body: Readable.from([]) };
         };
         const manifestText = (m: object, key?: string) => {
             const text = `${JSON.stringify(m, null, 2)}\n`;
@@ -95,5 +96,61 @@ describe("snapshot bundles read from the store", () => {
         // Object names are the bundle's two, nothing else (review #11).
         const traversal = { ...manifest, objects: [manifest.objects[0], { ...manifest.objects[1], name: "../started" }] };
         assert.match((await verifySnapshot("u/", dir, manifest.id, "k3y", store({ ...files, "manifest.json": manifestText(traversal, "k3y") }))).problem ?? "", /are not exactly snapshot\.db\.gz\.enc and pki\.tar\.gz\.enc/);
+        // Decoded, but not to the database the manifest names; and not decodable at all.
+        const other = opensslEncrypt(gzipSync(Buffer.from("another database")), "k3y");
+        const swapped = { ...manifest, objects: [{ ...manifest.objects[0], size: other.length, sha256: sha(other) }, manifest.objects[1]] };
+        assert.strictEqual((await verifySnapshot("u/", dir, manifest.id, "k3y", store({ ...files, "manifest.json": manifestText(swapped, "k3y"), "snapshot.db.gz.enc": other }))).problem, "decodes to a different database than was saved");
+        const notGzip = opensslEncrypt(Buffer.from("not gzip at all"), "k3y");
+        const broken = { ...manifest, objects: [{ ...manifest.objects[0], size: notGzip.length, sha256: sha(notGzip) }, manifest.objects[1]] };
+        assert.strictEqual((await verifySnapshot("u/", dir, manifest.id, "k3y", store({ ...files, "manifest.json": manifestText(broken, "k3y"), "snapshot.db.gz.enc": notGzip }))).problem, "does not decompress");
+        const otherKey = opensslEncrypt(gzipSync(database), "not-k3y");
+        const wrongKey = { ...manifest, objects: [{ ...manifest.objects[0], size: otherKey.length, sha256: sha(otherKey) }, manifest.objects[1]] };
+        assert.strictEqual((await verifySnapshot("u/", dir, manifest.id, "k3y", store({ ...files, "manifest.json": manifestText(wrongKey, "k3y"), "snapshot.db.gz.enc": otherKey }))).problem, "does not decrypt with this stack's key");
+    });
+
+    // Review #21: every object was read into one Buffer and decoded in memory, so the workstation
+    // needed the database's size in RAM per snapshot, and nothing of 4 GiB or more could be checked.
+    it("verifies as a stream: a 384 MiB database is checked with memory to spare", async function () {
+        this.timeout(120_000);
+        const MiB = 1024 * 1024;
+        const block = Buffer.alloc(MiB, "etcd page ");
+        const blocks = 384;
+        const salt = Buffer.from("0011223344556677", "hex");
+        const derived = pbkdf2Sync("k3y", salt, 100_000, 48, "sha256");
+        // The object as the toolkit uploads it (gzip, then openssl's salted AES-256-CBC), made on the fly and the same each time.
+        async function* encoded(): AsyncGenerator<Buffer> {
+            yield Buffer.concat([Buffer.from("Salted__"), salt]);
+            const cipher = createCipheriv("aes-256-cbc", derived.subarray(0, 32), derived.subarray(32, 48));
+            const source = Readable.from((function* () { for (let i = 0; i < blocks; i++) yield block; })()).pipe(createGzip({ level: 1 })).pipe(cipher);
+            for await (const chunk of source) yield chunk as Buffer;
+        }
+        const raw = createHash("sha256");
+        let size = 0;
+        for await (const chunk of encoded()) {
+            raw.update(chunk);
+            size += chunk.length;
+        }
+        const plain = createHash("sha256");
+        for (let i = 0; i < blocks; i++) plain.update(block);
+        const pki = opensslEncrypt(gzipSync(Buffer.from("keys")), "k3y");
+        const manifest = { ...sampleManifest(), snapshotSha256: plain.digest("hex"), objects: [
+            { name: "snapshot.db.gz.enc", size, sha256: raw.digest("hex") },
+            { name: "pki.tar.gz.enc", size: pki.length, sha256: sha(pki) },
+        ] };
+        const manifestBody = Buffer.from(signManifest(`${JSON.stringify(manifest, null, 2)}\n`, "k3y"));
+        const fetchObject = async (url: string) => {
+            const name = url.split("/").pop();
+            const body = name === "snapshot.db.gz.enc" ? Readable.from(encoded()) : Readable.from([name === "manifest.json" ? manifestBody : pki]);
+            return { status: 200, body };
+        };
+        global.gc?.();
+        const baseline = process.memoryUsage().rss;
+        let peak = baseline;
+        const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
+        const result = await verifySnapshot("u/", "etcd/lab/20261121T170053Z-r3/", manifest.id, "k3y", fetchObject);
+        clearInterval(sampler);
+        peak = Math.max(peak, process.memoryUsage().rss);
+        assert.strictEqual(result.problem, undefined);
+        assert.ok(peak - baseline < 128 * MiB, `memory grew by ${Math.round((peak - baseline) / MiB)} MiB while checking a ${blocks} MiB database`);
     });
 });
