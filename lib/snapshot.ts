@@ -64,6 +64,8 @@ export interface SnapshotManifest {
     snapshotBytes?: number;
     /** sha256 of the plaintext pki.tar (format 2). */
     pkiSha256?: string;
+    /** Encryption of Secrets at rest on the source apiserver: "none", "sha256:<EncryptionConfiguration digest>" or "unknown". */
+    apiserverEncryption?: string;
     objects: ManifestObject[];
 }
 

@@ -94,6 +94,8 @@ cmd_backup() {
     done
     [[ ${#sa_files[@]} -eq 2 ]] || die "$ETCD_DR_PKI_DIR/sa.key and sa.pub are needed in every snapshot (tokens stay valid after a restore)"
     tar -C "$ETCD_DR_PKI_DIR" -cf "$work/pki.tar" "${sa_files[@]}"
+    # shellcheck disable=SC2034  # read by write_manifest (manifest.sh)
+    APISERVER_ENCRYPTION="$(apiserver_encryption)"
     encode "$work/snapshot.db" "$work/snapshot.db$ext"
     encode "$work/pki.tar" "$work/pki.tar$ext"
     write_manifest "$work/manifest.json" "$id" "$members" "$etcd_version" "$work/snapshot.db" "$work/pki.tar" "$work/snapshot.db$ext" "$work/pki.tar$ext"

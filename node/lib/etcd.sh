@@ -104,6 +104,27 @@ snapshot_status() {
     [[ "$SNAP_REVISION" =~ ^[0-9]+$ ]]
 }
 
+# What encrypts Secrets at rest on this node's apiserver: "none", "sha256:<digest>" of the
+# EncryptionConfiguration its --encryption-provider-config names (the file holds the keys, so
+# equal digests mean the same keys), or "unknown" when that file cannot be read here.
+# Restored Secrets are readable only by an apiserver with the configuration that wrote them.
+apiserver_encryption() {
+    local manifest="$ETCD_DR_MANIFEST_DIR/kube-apiserver.yaml" config
+    [[ -f "$manifest" ]] || manifest="$ETCD_DR_STATE_DIR/stopped-manifests/kube-apiserver.yaml"
+    if [[ ! -f "$manifest" ]]; then
+        echo unknown
+        return 0
+    fi
+    config="$(manifest_flag "$manifest" encryption-provider-config)"
+    if [[ -z "$config" ]]; then
+        echo none
+    elif [[ -r "$config" ]]; then
+        echo "sha256:$(sha256 "$config")"
+    else
+        echo unknown
+    fi
+}
+
 # --- the container runtime -------------------------------------------------------------------
 
 crictl_node() {

@@ -57,6 +57,7 @@ manifest_load() {
 # size, for a restore's free-space check) go in the manifest.
 # createdAt is the id's own time: taken before the save, it is the oldest the data can be.
 # reads: SNAP_REVISION, SNAP_HASH, SNAP_KEYS (snapshot_status of the saved database);
+#        APISERVER_ENCRYPTION (apiserver_encryption, etcd.sh; "unknown" when unset);
 #        ETCD_DR_CLUSTER, ETCD_DR_COMPRESSION, ETCD_DR_ENCRYPTION_KEY_FILE, ETCD_DR_KUBERNETES_VERSION
 write_manifest() {
     local out=$1 id=$2 members=$3 etcd_version=$4 db_file=$5 pki_file=$6
@@ -88,6 +89,7 @@ write_manifest() {
   "snapshotSha256": "${plain_sha}",
   "snapshotBytes": ${db_bytes},
   "pkiSha256": "${pki_sha}",
+  "apiserverEncryption": "${APISERVER_ENCRYPTION:-unknown}",
   "objects": [
 ${objects}
   ]

@@ -64,6 +64,16 @@ cmd_restore_prepare() {
         die "snapshot $id was taken from members $members but this site's control plane is $expected; restore needs the same host names"
     grep -qx "$(hostname -s)" < <(tr ',' '\n' <<<"$expected") ||
         die "this node ($(hostname -s)) is not one of the control-plane members $expected"
+    # The Secrets in the database are as the primary's apiserver stored them: encrypted at rest with
+    # its EncryptionConfiguration's keys, which no snapshot carries. Without the same configuration
+    # here they cannot be read after the restore (pods cannot mount them): refuse before any stop.
+    local theirs ours
+    theirs="$(manifest_value "$dir/download/manifest.json" apiserverEncryption)"
+    if [[ -n "$theirs" && "$theirs" != unknown ]]; then
+        ours="$(apiserver_encryption)"
+        [[ "$ours" == unknown || "$ours" == "$theirs" ]] ||
+            die "snapshot $id was taken where the apiserver encrypts Secrets at rest with another EncryptionConfiguration ($theirs; this node: $ours); its Secrets could not be read here: give this site's apiservers the primary's --encryption-provider-config file first"
+    fi
     mv -f "$dir/download/snapshot.db" "$dir/snapshot.db"
     mv -f "$dir/download/pki.tar" "$dir/pki.tar"
     cp "$dir/download/manifest.json" "$dir/manifest.json"

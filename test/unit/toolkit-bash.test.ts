@@ -129,7 +129,7 @@ describe("node toolkit functions in bash (no lab)", function () {
                     "date() { echo 2026-11-21T17:00:53Z; }",
                     "hostname() { echo cp1; }",
                     `ETCD_DR_CLUSTER=payments ETCD_DR_COMPRESSION=gzip ETCD_DR_ENCRYPTION_KEY_FILE=${q(path.join(dir, "key"))}`,
-                    "ETCD_DR_KUBERNETES_VERSION=1.31.4 SNAP_REVISION=3 SNAP_HASH=2386062415 SNAP_KEYS=1042",
+                    "ETCD_DR_KUBERNETES_VERSION=1.31.4 SNAP_REVISION=3 SNAP_HASH=2386062415 SNAP_KEYS=1042 APISERVER_ENCRYPTION=none",
                     `cd ${q(dir)}`,
                     `write_manifest manifest.json ${ID} cp1,cp2,cp3 3.5.15 snapshot.db pki.tar snapshot.db.gz.enc pki.tar.gz.enc`,
                 ].join("\n"),

@@ -86,7 +86,7 @@ describe("the toolkit's restore phases on a fake node (real store, stubbed etcd,
     const STANDBY_DB = "REV=77\nthe standby's own data\n";
 
     /** A control-plane node: manifests, pki, data dir with its own database, settings. */
-    function makeNode(name: string, options: { mount?: boolean; extra?: string[]; db?: string; saKey?: string } = {}): Node {
+    function makeNode(name: string, options: { mount?: boolean; extra?: string[]; db?: string; saKey?: string; encryptionConfig?: string } = {}): Node {
         const dir = path.join(work, name);
         const node: Node = {
             dir,
@@ -108,6 +108,15 @@ describe("the toolkit's restore phases on a fake node (real store, stubbed etcd,
         fs.writeFileSync(path.join(node.manifests, "etcd.yaml"), etcdManifest(node.data));
         for (const pod of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {
             fs.writeFileSync(path.join(node.manifests, `${pod}.yaml`), `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${pod}\n  namespace: kube-system\n`);
+        }
+        if (options.encryptionConfig !== undefined) {
+            // Secrets encrypted at rest: the apiserver names its EncryptionConfiguration (which holds the keys).
+            const config = path.join(dir, "encryption-config.yaml");
+            fs.writeFileSync(config, options.encryptionConfig, { mode: 0o600 });
+            fs.writeFileSync(path.join(node.manifests, "kube-apiserver.yaml"), [
+                "apiVersion: v1", "kind: Pod", "metadata:", "  name: kube-apiserver", "  namespace: kube-system", "spec:", "  containers:", "  - command:",
+                "    - kube-apiserver", "    - --advertise-address=10.0.1.10", `    - --encryption-provider-config=${config}`, "    - --etcd-servers=https://127.0.0.1:2379", "",
+            ].join("\n"));
         }
         const lines = [
             "ETCD_DR_CLUSTER=payments",
@@ -376,6 +385,43 @@ describe("the toolkit's restore phases on a fake node (real store, stubbed etcd,
                 `.etcd-dr-before-${snapshots.C.id}`,
             ]);
             assert.ok(liveDb(node).equals(snapshots.C.db));
+        });
+    });
+
+    describe("Secrets encrypted at rest (#20)", () => {
+        const AESCBC = "kind: EncryptionConfiguration\napiVersion: apiserver.config.k8s.io/v1\nresources:\n- resources: [secrets]\n  providers:\n  - aescbc:\n      keys:\n      - name: key1\n        secret: c2VjcmV0LWtleS0xLTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=\n  - identity: {}\n";
+        let encrypted: { id: string; db: Buffer };
+
+        before(() => {
+            const primary = makeNode("primary-encrypting", { saKey: "PRIMARY-SA-KEY\n", encryptionConfig: AESCBC });
+            fs.writeFileSync(path.join(primary.pki, "sa.pub"), "PRIMARY-SA-PUB\n");
+            const db = Buffer.from("REV=700\nthe primary's data, its Secrets encrypted with key1\n");
+            fs.writeFileSync(path.join(work, "encrypted.db"), db);
+            const run = etcdDr(primary, ["backup"], { FAKE_DB: path.join(work, "encrypted.db") });
+            assert.strictEqual(run.status, 0, describeRun(run));
+            encrypted = { id: run.stdout.trim(), db };
+        });
+
+        it("prepare refuses, before anything stops, a snapshot whose Secrets this site's apiserver could not decrypt", () => {
+            for (const [name, config] of [["no-encryption", undefined], ["other-key", AESCBC.replace("key1", "key2")]] as const) {
+                const node = makeNode(`at-rest-${name}`, config === undefined ? {} : { encryptionConfig: config });
+                const run = phase(node, "prepare", encrypted.id);
+                assert.notStrictEqual(run.status, 0, describeRun(run));
+                assert.match(lastLine(run.stderr), new RegExp(`^etcd-dr: ERROR: snapshot ${encrypted.id} was taken where the apiserver encrypts Secrets at rest with another EncryptionConfiguration \\(sha256:[0-9a-f]{64}; this node: ${config === undefined ? "none" : "sha256:[0-9a-f]{64}"}\\)`));
+                assert.strictEqual(errorLines(run.stderr).length, 1);
+                assert.deepStrictEqual(filesUnder(restoreDir(node, encrypted.id)), [], "nothing downloaded stays");
+            }
+        });
+
+        it("restores it where the apiserver has the same EncryptionConfiguration", () => {
+            const node = makeNode("at-rest-same", { encryptionConfig: AESCBC });
+            chain(node, encrypted.id);
+            assertRestored(node, encrypted);
+        });
+
+        it("restores a snapshot taken without encryption at rest where there is none", () => {
+            const node = makeNode("at-rest-none");
+            ok(node, "prepare", snapshots.A.id);
         });
     });
 
