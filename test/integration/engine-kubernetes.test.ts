@@ -45,6 +45,10 @@ const status = new k8s.core.v1.ConfigMap("status", {
     data: { snapshotId: config.get("snapshotId") ?? "s1", note: config.requireSecret("note") },
 }, { provider });
 const unnamed = new k8s.core.v1.ConfigMap("unnamed", { data: { a: "b" } }, { provider });
+const annotations = config.getObject<Record<string, string>>("annotations");
+if (annotations) {
+    new k8s.core.v1.ConfigMap("annotated", { metadata: { name: "annotated", namespace: "kube-system", annotations }, data: { a: "b" } }, { provider });
+}
 if (config.getBoolean("clash")) {
     new k8s.core.v1.ConfigMap("clash", { metadata: { name: "taken", namespace: "kube-system" }, data: { a: "b" } }, { provider });
 }
@@ -254,6 +258,47 @@ describe("offline kubernetes provider on a real kube-apiserver", function () {
             assert.throws(() => live("etcd-dr-status"), /NotFound/, `etcd-dr-status ${uid} is still there`);
             assert.ok(live("kubeadm-config").metadata.uid, "a .get resource was deleted on destroy");
             project.ok(["up", "--stack", stack, "--yes", "--skip-preview"]);
+        });
+    });
+
+    describe("await logic and pulumi.com/* annotations", () => {
+        // The ConfigMap "annotated" exists while the `annotations` config is set.
+        after(() => {
+            project.run(["config", "rm", "--stack", stack, "annotations"]);
+            project.ok(["up", "--stack", stack, "--yes", "--skip-preview"]);
+        });
+
+        it("creates a ConfigMap ready at once (no await logic, also with PULUMI_K8S_AWAIT_ALL), with the pulumi.com/* annotations it implements", () => {
+            const annotations = { "pulumi.com/deletionPropagationPolicy": "background", "pulumi.com/patchForce": "true", "example.com/note": "kept" };
+            config({ annotations: JSON.stringify(annotations) });
+            const events = path.join(work, "annotated-events.jsonl");
+            // PULUMI_DEBUG_COMMANDS makes `--event-log` available.
+            new PulumiProject(project.dir, { ...project.env, PULUMI_K8S_AWAIT_ALL: "true", PULUMI_DEBUG_COMMANDS: "true" })
+                .ok(["up", "--stack", stack, "--yes", "--skip-preview", "--event-log", events]);
+            // The engine's events carry whole seconds: from the step's start to its outputs.
+            const log = fs.readFileSync(events, "utf8").trim().split("\n").map((l) => JSON.parse(l) as {
+                timestamp: number;
+                resourcePreEvent?: { metadata: { urn: string; op: string } };
+                resOutputsEvent?: { metadata: { urn: string; op: string } };
+            });
+            const annotated = (e: { metadata: { urn: string } } | undefined) => e?.metadata.urn.endsWith("::annotated") ?? false;
+            const pre = log.find((e) => annotated(e.resourcePreEvent));
+            const done = log.find((e) => annotated(e.resOutputsEvent));
+            assert.strictEqual(pre?.resourcePreEvent?.metadata.op, "create");
+            assert.ok(done, "the create of annotated has no outputs event");
+            assert.ok(done.timestamp - pre.timestamp <= 2, `the create of a ConfigMap took ${done.timestamp - pre.timestamp} s`);
+            const object = JSON.parse(api.kubectl(["get", "configmap", "annotated", "-n", "kube-system", "-o", "json"])) as { metadata: { annotations: Record<string, string> } };
+            assert.deepStrictEqual(object.metadata.annotations, annotations);
+        });
+
+        it("refuses pulumi.com/skipAwait, waitFor, timeoutSeconds and every other pulumi.com/* annotation it does not implement, in Check", () => {
+            const refused = { "pulumi.com/skipAwait": "true", "pulumi.com/waitFor": "jsonpath={.data.a}=b", "pulumi.com/timeoutSeconds": "60", "pulumi.com/replaceUnready": "true" };
+            for (const [key, value] of Object.entries(refused)) {
+                config({ annotations: JSON.stringify({ [key]: value }) });
+                const result = project.run(["preview", "--stack", stack]);
+                assert.notStrictEqual(result.status, 0, `${key} passed Check`);
+                assert.match(output(result), new RegExp(`the "${key.replace(/[./]/g, "\\$&")}" annotation is not implemented by etcd-dr's offline kubernetes provider`));
+            }
         });
     });
 

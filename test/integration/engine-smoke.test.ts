@@ -50,6 +50,26 @@ function firstLine(child: ChildProcess): Promise<number> {
     });
 }
 
+/** Polls `probe` every 100 ms until it gives a value, failing after `timeoutMs`. */
+async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const value = probe();
+        if (value !== undefined) return value;
+        if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+}
+
+function alive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
 /** A port whose accept queue is full, so a TCP connect gets no answer until the client gives up. */
 async function blackhole(): Promise<{ port: number; stop(): void }> {
     const script = [
@@ -94,7 +114,7 @@ describe("offline Pulumi engine smoke test", function () {
             PULUMI_CONFIG_PASSPHRASE: "smoke",
             SSH_AUTH_SOCK: "",
         });
-        for (const stack of ["smoke", "failures"]) {
+        for (const stack of ["smoke", "failures", "host", "random"]) {
             project.ok(["stack", "init", stack]);
             config({ proofFile: proof, sshHost: sshd.host, sshPort: String(sshd.port), sshUser: sshd.user }, stack);
             project.ok(["config", "set", "--stack", stack, "--secret", "sshPrivateKey"], sshd.privateKey);
@@ -293,7 +313,148 @@ describe("offline Pulumi engine smoke test", function () {
         });
     });
 
+    describe("the random provider", () => {
+        interface StateResource {
+            urn: string;
+            id?: string;
+            outputs?: Record<string, unknown>;
+        }
+        let resources: StateResource[];
+        let outputs: Record<string, unknown>;
+        const resource = (name: string): StateResource => {
+            const found = resources.find((r) => r.urn.endsWith(`::${name}`));
+            assert.ok(found, `${name} is not in the state`);
+            return found;
+        };
+        const isSecret = (value: unknown) => typeof value === "object" && value !== null && "ciphertext" in value;
+
+        before(() => {
+            config({ scenario: "random" }, "random");
+            new PulumiProject(project.dir, { ...project.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true" }).ok(["up", "--stack", "random", "--yes", "--skip-preview"]);
+            resources = (JSON.parse(project.ok(["stack", "export", "--stack", "random"]).stdout) as { deployment: { resources: StateResource[] } }).deployment.resources;
+            outputs = JSON.parse(project.ok(["stack", "output", "--stack", "random", "--json", "--show-secrets"]).stdout) as Record<string, unknown>;
+        });
+
+        after(() => {
+            if (project) project.run(["destroy", "--stack", "random", "--yes"]);
+        });
+
+        it("fills the schema's defaults into the outputs", () => {
+            const str = resource("string").outputs ?? {};
+            const defaults = { lower: true, upper: true, numeric: true, number: true, minLower: 0, minUpper: 0, minNumeric: 0, minSpecial: 0 };
+            for (const [key, value] of Object.entries(defaults)) assert.strictEqual(str[key], value, `RandomString.${key}`);
+            assert.strictEqual(str.special, false, "the program's special: false");
+            assert.match(String(outputs.stringResult), /^[A-Za-z0-9]{12}$/);
+            const password = resource("password").outputs ?? {};
+            for (const [key, value] of Object.entries({ ...defaults, special: true, minSpecial: 2 })) assert.strictEqual(password[key], value, `RandomPassword.${key}`);
+            const result = String(outputs.passwordResult);
+            assert.match(result, /^[A-Za-z0-9!#]{20}$/);
+            assert.ok((result.match(/[!#]/g) ?? []).length >= 2, `${result} has fewer than minSpecial 2 of overrideSpecial "!#"`);
+        });
+
+        it("keeps RandomPassword's result and bcryptHash secret, also without the SDK's additionalSecretOutputs, and its id is none", () => {
+            for (const name of ["password", "bare"]) {
+                const r = resource(name);
+                assert.strictEqual(r.id, "none", `${name}'s id`);
+                assert.ok(isSecret(r.outputs?.result), `${name}.result is not a secret in the state`);
+                assert.ok(isSecret(r.outputs?.bcryptHash), `${name}.bcryptHash is not a secret in the state`);
+            }
+            assert.strictEqual(outputs.passwordId, "none");
+            assert.strictEqual(outputs.bareId, "none");
+            // bcryptHash is bcrypt (cost 10, as upstream's bcrypt.DefaultCost) of the result itself.
+            const hash = String(outputs.passwordHash);
+            assert.match(hash, /^\$2a\$10\$/);
+            const rehashed = execFileSync("perl", ["-e", "print crypt($ENV{PASSWORD}, $ENV{HASH})"],
+                { encoding: "utf8", env: { ...process.env, PASSWORD: String(outputs.passwordResult), HASH: hash } });
+            assert.strictEqual(rehashed, hash, "bcryptHash is not the hash of result");
+        });
+
+        it("gives RandomString its result as id, and RandomId the unprefixed URL-safe base64 of its bytes, the prefix only in the outputs", () => {
+            assert.strictEqual(outputs.stringId, outputs.stringResult);
+            assert.strictEqual(resource("string").id, outputs.stringResult);
+            const id = String(outputs.idId);
+            assert.match(id, /^[A-Za-z0-9_-]{11}$/, "8 bytes are 11 unpadded URL-safe base64 characters");
+            const bytes = Buffer.from(id, "base64url");
+            assert.strictEqual(bytes.length, 8);
+            assert.deepStrictEqual(outputs.idOutputs, {
+                hex: `p-${bytes.toString("hex")}`,
+                b64Std: `p-${bytes.toString("base64")}`,
+                b64Url: `p-${id}`,
+                dec: `p-${BigInt(`0x${bytes.toString("hex")}`).toString()}`,
+            });
+        });
+    });
+
     describe("the language host", () => {
+        // The program's runs on the `host` stack, transpiled only (the type check is not the point here).
+        const hostEnv = (env: NodeJS.ProcessEnv = {}) => ({ ...project.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true", ...env });
+        const host = (scenario: string, env: NodeJS.ProcessEnv = {}) => {
+            config({ scenario }, "host");
+            return new PulumiProject(project.dir, hostEnv(env)).run(["preview", "--stack", "host"]);
+        };
+
+        it("reports how the program ended: an exception once (exit 32 is a bail), another exit code by its number", () => {
+            const thrown = host("throw");
+            assert.notStrictEqual(thrown.status, 0);
+            assert.match(output(thrown), /Error: the program failed on purpose/);
+            assert.doesNotMatch(output(thrown), /Program exited/);
+            config({ exitCode: "7" }, "host");
+            const exited = host("exit");
+            assert.notStrictEqual(exited.status, 0);
+            assert.match(output(exited), /error: an unhandled error occurred: Program exited with non-zero exit code: 7\n/);
+        });
+
+        it("adds the out-of-memory hint when V8 reported one", () => {
+            // The inspector @pulumi/pulumi attaches lets the heap grow to about four times the cap.
+            const oom = host("oom", { NODE_OPTIONS: "--max-old-space-size=64" });
+            assert.notStrictEqual(oom.status, 0);
+            const text = output(oom);
+            assert.match(text, /<--- Last few GCs --->/);
+            assert.match(text, /error: an unhandled error occurred: Program exited with non-zero exit code: -1\. Detected a possible out of memory error\. Consider increasing the memory available to the nodejs process by setting the `nodeargs` runtime option in Pulumi\.yaml to `nodeargs: --max-old-space-size=<size>` where `<size>` is the maximum memory in megabytes that can be allocated to nodejs\. See https:\/\/www\.pulumi\.com\/docs\/concepts\/projects\/project-file\/#runtime-options/);
+        });
+
+        it("says it could not find node on the $PATH when there is none", () => {
+            const bin = path.dirname(execFileSync("bash", ["-c", "command -v pulumi"], { encoding: "utf8" }).trim());
+            assert.ok(!fs.existsSync(path.join(bin, "node")), `${bin} has a node`);
+            const result = host("throw", { PATH: bin });
+            assert.notStrictEqual(result.status, 0);
+            assert.match(output(result), /error: an unhandled error occurred: could not find node on the \$PATH: exec: "node": executable file not found in \$PATH/);
+        });
+
+        it("interrupts the program on Ctrl-C (the Cancel RPC), and kills it 5 s later when it carries on", async () => {
+            // An update whose one resource takes 15 s to create: the engine waits for that step, so
+            // the program's end within it comes from the language host, not from the CLI's shutdown
+            // of its plugins (which interrupts and kills them too, once the step is over).
+            config({ scenario: "interrupt", slowSeconds: "15" }, "host");
+            const seen = fs.existsSync(proof) ? proofLines().length : 0;
+            const lines = () => (fs.existsSync(proof) ? proofLines().slice(seen) : []);
+            const child = spawn("pulumi", ["up", "--stack", "host", "--yes", "--skip-preview", "--non-interactive"],
+                { cwd: project.dir, env: { ...process.env, ...hostEnv() }, stdio: ["ignore", "pipe", "pipe"] });
+            let text = "";
+            child.stdout!.on("data", (d: Buffer) => { text += String(d); });
+            child.stderr!.on("data", (d: Buffer) => { text += String(d); });
+            const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+            try {
+                await until("the resource's create started", 120_000, () => lines().find((l) => l.startsWith("creating ")));
+                const pid = Number(lines().find((l) => l.startsWith("started "))?.split(" ")[1]);
+                assert.ok(alive(pid), "the program is not running");
+                child.kill("SIGINT");
+                const interrupted = Number((await until("SIGINT reached the program", 10_000, () => lines().find((l) => l.startsWith("SIGINT ")))).split(" ")[1]);
+                await until("the program was killed", 20_000, () => (alive(pid) ? undefined : true));
+                const waited = Date.now() - interrupted;
+                assert.strictEqual(child.exitCode, null, "pulumi ended before the program: the CLI, not the language host, ended it");
+                assert.ok(waited >= 4_500 && waited < 7_500, `the program was killed ${waited} ms after SIGINT, not 5 s`);
+                const afterInterrupt = lines().slice(lines().findIndex((l) => l.startsWith("SIGINT ")));
+                assert.ok(afterInterrupt.includes("alive"), "the program did not carry on after SIGINT");
+                const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve("still running"), 30_000))]);
+                assert.notStrictEqual(code, "still running", text);
+                assert.notStrictEqual(code, 0, text);
+                assert.match(text, /\^C received; cancelling/);
+            } finally {
+                child.kill("SIGKILL");
+            }
+        });
+
         it("reports the provider packages of node_modules, the runtime and the package manager", () => {
             const about = JSON.parse(project.ok(["about", "--stack", "smoke", "--json"]).stdout) as {
                 plugins: { name: string; kind: string; version: string | null }[];
@@ -341,7 +502,7 @@ describe("offline Pulumi engine smoke test", function () {
 
         after(() => {
             if (!project) return;
-            for (const stack of ["smoke", "failures"]) project.run(["stack", "rm", "--stack", stack, "--yes", "--force"]);
+            for (const stack of ["smoke", "failures", "host", "random"]) project.run(["stack", "rm", "--stack", stack, "--yes", "--force"]);
         });
     });
 });
