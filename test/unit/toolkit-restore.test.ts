@@ -16,6 +16,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { formatSnapshotId, signManifest } from "../../lib/snapshot";
 import { readToolkit } from "../../lib/toolkitSource";
 import { Objstore, startObjstore } from "../helpers/objstore";
 
@@ -288,6 +289,73 @@ describe("the toolkit's restore phases on a fake node (real store, stubbed etcd,
             for (const [i, name] of PHASES.entries()) assert.doesNotMatch(again[i], /already|nothing to do/, `${name} of A's second restore: ${again[i]}`);
             assertRestored(node, snapshots.A, snapshots.B.db.toString());
         });
+    });
+
+    describe("refusals at prepare leave the standby untouched", () => {
+        const ATTACKER_KEY = "attacker-key-0123456789abcdefghijklmnopqrstuvwx";
+        let node: Node;
+        let seconds = 0;
+
+        const objectUrl = (base: string, id: string, name: string) => `${base}${PREFIX}${id}/${name}`;
+        async function getObject(id: string, name: string): Promise<Buffer> {
+            const response = await fetch(objectUrl(store.readUrl, id, name));
+            assert.strictEqual(response.status, 200, name);
+            return Buffer.from(await response.arrayBuffer());
+        }
+
+        /** A copy of snapshot A under a new id, changed by CHANGE, its manifest signed with KEY (or not at all). */
+        async function plantCopy(change: (objects: Record<string, Buffer>, manifest: string) => string, key: string | undefined): Promise<string> {
+            seconds += 1;
+            const id = formatSnapshotId(new Date(Math.floor(Date.now() / 1000) * 1000 - 3600_000 + seconds * 1000), 400);
+            const manifestText = (await getObject(snapshots.A.id, "manifest.json")).toString().replace(/^ {2}"hmacSha256": .*\n/m, "").split(snapshots.A.id).join(id);
+            const objects: Record<string, Buffer> = {};
+            for (const name of ["snapshot.db.gz.enc", "pki.tar.gz.enc"]) objects[name] = await getObject(snapshots.A.id, name);
+            const unsigned = change(objects, manifestText);
+            for (const [name, body] of Object.entries(objects)) {
+                const response = await fetch(objectUrl(store.writeUrl, id, name), { method: "PUT", body: new Uint8Array(body) });
+                assert.strictEqual(response.status, 200);
+            }
+            const manifest = key ? signManifest(unsigned, key) : unsigned;
+            assert.strictEqual((await fetch(objectUrl(store.writeUrl, id, "manifest.json"), { method: "PUT", body: manifest })).status, 200);
+            return id;
+        }
+
+        /** Everything a refused restore must not have changed: manifests, data, keys, and no stopped container. */
+        function standbyState(): string {
+            const digest = (dir: string) => filesUnder(dir).map((f) => `${f}:${fs.readFileSync(path.join(dir, f)).toString("base64")}`).join(",");
+            return [digest(node.manifests), digest(node.data), digest(node.pki), calls(node).filter((c) => c.startsWith("crictl stop")).join(",")].join("\n");
+        }
+
+        before(() => {
+            node = makeNode("refusals");
+        });
+
+        const cases: [string, (objects: Record<string, Buffer>, manifest: string) => string, "site" | "attacker" | undefined, RegExp][] = [
+            ["a corrupt object (the manifest intact)", (o, m) => { o["snapshot.db.gz.enc"][o["snapshot.db.gz.enc"].length >> 1] ^= 1; return m; }, "site", /object snapshot\.db\.gz\.enc of snapshot .* is corrupt \(size or sha256 differs from its manifest\); use another snapshot$/],
+            ["a truncated object", (o, m) => { o["pki.tar.gz.enc"] = o["pki.tar.gz.enc"].subarray(0, 20); return m; }, "site", /object pki\.tar\.gz\.enc of snapshot .* is corrupt/],
+            ["a forged manifest (no MAC: the write PAR is all it took)", (_o, m) => m, undefined, /is refused: its manifest is not authenticated with this site's key/],
+            ["a snapshot re-signed with another key", (_o, m) => m, "attacker", /is refused: its manifest is not authenticated with this site's key/],
+            ["a downgrade to plaintext", (o, m) => {
+                o["snapshot.db.gz"] = o["snapshot.db.gz.enc"]; delete o["snapshot.db.gz.enc"];
+                o["pki.tar.gz"] = o["pki.tar.gz.enc"]; delete o["pki.tar.gz.enc"];
+                return m.replace('"encryption": "aes-256-cbc-pbkdf2"', '"encryption": "none"').split(".gz.enc").join(".gz");
+            }, undefined, /is refused: its manifest is not authenticated with this site's key/],
+        ];
+        for (const [what, change, signer, expected] of cases) {
+            it(`refuses ${what} with one ERROR line; nothing is stopped, changed or left behind`, async () => {
+                const id = await plantCopy(change, signer === "site" ? SITE_KEY : signer === "attacker" ? ATTACKER_KEY : undefined);
+                const before = standbyState();
+                const run = phase(node, "prepare", id);
+                assert.notStrictEqual(run.status, 0, describeRun(run));
+                assert.match(lastLine(run.stderr), /^etcd-dr: ERROR: /);
+                assert.match(lastLine(run.stderr), expected);
+                assert.strictEqual(errorLines(run.stderr).length, 1, describeRun(run));
+                assert.deepStrictEqual(filesUnder(restoreDir(node, id)), [], "nothing of the snapshot stays on the node");
+                const stop = phase(node, "stop", id);
+                assert.match(lastLine(stop.stderr), /is not prepared on this node/);
+                assert.strictEqual(standbyState(), before, "the standby changed");
+            });
+        }
     });
 
     describe("a data dir that is its own mount point, as etcd's hardware guide advises (#6)", () => {
