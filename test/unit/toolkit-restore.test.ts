@@ -19,6 +19,7 @@ import * as path from "path";
 import { formatSnapshotId, signManifest } from "../../lib/snapshot";
 import { readToolkit } from "../../lib/toolkitSource";
 import { Objstore, startObjstore } from "../helpers/objstore";
+import { freePort } from "../helpers/ports";
 
 const FAKE_NODE = path.resolve(__dirname, "..", "fixtures", "fake-node.sh");
 const SITE_KEY = "restore-site-key-0123456789abcdefghijklmnopqrstuv";
@@ -356,6 +357,20 @@ describe("the toolkit's restore phases on a fake node (real store, stubbed etcd,
                 assert.strictEqual(standbyState(), before, "the standby changed");
             });
         }
+    });
+
+    describe("the store unreachable during prepare", () => {
+        it("fails with curl's reason in one ERROR line and changes nothing", async () => {
+            const dead = await freePort();
+            const node = makeNode("store-down", { extra: [`ETCD_DR_READ_URL='http://127.0.0.1:${dead}/p/read-secret-par/n/lab/b/primary/o/'`] });
+            const run = phase(node, "prepare", snapshots.A.id);
+            assert.notStrictEqual(run.status, 0, describeRun(run));
+            assert.match(lastLine(run.stderr), /^etcd-dr: ERROR: cannot read etcd\/payments\/.*\/manifest\.json from the store \(Failed to connect to 127\.0\.0\.1 port \d+/);
+            assert.strictEqual(errorLines(run.stderr).length, 1);
+            assert.deepStrictEqual(filesUnder(restoreDir(node, snapshots.A.id)), []);
+            assert.strictEqual(liveDb(node).toString(), STANDBY_DB);
+            assert.match(lastLine(phase(node, "stop", snapshots.A.id).stderr), /is not prepared on this node/);
+        });
     });
 
     describe("a data dir that is its own mount point, as etcd's hardware guide advises (#6)", () => {
