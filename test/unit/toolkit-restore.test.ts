@@ -373,6 +373,38 @@ describe("the toolkit's restore phases on a fake node (real store, stubbed etcd,
         });
     });
 
+    describe("size (#2, #16)", () => {
+        it("backs up and prepares a 256 MiB database with no process of either run above 64 MiB", function () {
+            this.timeout(300_000);
+            const MiB = 1024 * 1024;
+            const big = path.join(work, "big.db");
+            fs.writeFileSync(big, Buffer.concat([Buffer.from("REV=900\n"), randomBytes(256 * MiB)]));
+            const primary = makeNode("big-primary", { saKey: "PRIMARY-SA-KEY\n" });
+            fs.writeFileSync(path.join(primary.pki, "sa.pub"), "PRIMARY-SA-PUB\n");
+            // GNU time's %M: the largest resident set of the run or any process it waited for (curl, openssl, gzip).
+            const timed = (node: Node, args: string[], fake: Record<string, string> = {}) => {
+                const run = spawnSync("/usr/bin/time", ["-f", "maxrss_kb=%M", "bash", FAKE_NODE, ...args], {
+                    encoding: "utf8",
+                    cwd: work,
+                    env: { ...process.env, PATH: `${path.join(work, "bin")}:${process.env.PATH}`, INVOCATION_ID: "etcd-dr-unit-test", ETCD_DR_ENV: node.env, ETCD_DR_TEST_TOOLKIT: toolkit, FAKE_NODE: node.dir, ...fake },
+                });
+                assert.strictEqual(run.status, 0, run.stderr);
+                return { stdout: run.stdout, kb: Number(/maxrss_kb=(\d+)/.exec(run.stderr)?.[1]) };
+            };
+            const backup = timed(primary, ["backup"], { FAKE_DB: big });
+            const id = backup.stdout.trim();
+            const node = makeNode("big-standby");
+            const prepare = timed(node, ["restore", "prepare", id]);
+            process.stdout.write(`      peak RSS: backup ${Math.round(backup.kb / 1024)} MiB, prepare ${Math.round(prepare.kb / 1024)} MiB (a 256 MiB database)\n`);
+            assert.ok(backup.kb < 64 * 1024, `backup peak ${backup.kb} KiB`);
+            assert.ok(prepare.kb < 64 * 1024, `prepare peak ${prepare.kb} KiB`);
+            assert.ok(fs.readFileSync(path.join(restoreDir(node, id), "snapshot.db")).equals(fs.readFileSync(big)), "the staged database is the primary's");
+            fs.rmSync(big);
+            fs.rmSync(primary.dir, { recursive: true });
+            fs.rmSync(node.dir, { recursive: true });
+        });
+    });
+
     describe("a data dir that is its own mount point, as etcd's hardware guide advises (#6)", () => {
         it("restores inside the volume: no rename of the mount point, the old data kept inside it", () => {
             const node = makeNode("mounted", { mount: true });
