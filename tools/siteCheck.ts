@@ -42,7 +42,8 @@ export function rootLoginProblem(node: string, run: { status: number; stderr: st
 function rootLogin(lab: LabAccess, node: LabNode): { status: number; stderr: string } {
     const run = spawnSync("ssh", [
         "-i", lab.lab.sshKey, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", `root@${node.address}`, "true",
+        // ssh's default log level: at ERROR it does not print the server's "Permission denied".
+        "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", `root@${node.address}`, "true",
     ], { encoding: "utf8" });
     return { status: run.status ?? -1, stderr: run.stderr ?? "" };
 }
