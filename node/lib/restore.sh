@@ -13,6 +13,9 @@ readonly CONTROL_PLANE_PODS=(kube-apiserver kube-controller-manager kube-schedul
 
 restore_dir() { echo "$ETCD_DR_STATE_DIR/restore/$1"; }
 
+# What frees room on the etcd data volume, where a restore writes its copy beside the data.
+readonly DATA_VOLUME_ADVICE="free some space on the etcd data volume (older rollback copies are the .etcd-dr-before-* dirs in it) or raise its size"
+
 # Which snapshot this node's etcd data belongs to (or is being swapped to): written before the
 # data dir changes, so markers of an earlier restore of the same id are never taken for this one.
 on_disk_file() { echo "$ETCD_DR_STATE_DIR/restore/on-disk"; }
@@ -74,6 +77,12 @@ cmd_restore_prepare() {
         [[ "$ours" == unknown || "$ours" == "$theirs" ]] ||
             die "snapshot $id was taken where the apiserver encrypts Secrets at rest with another EncryptionConfiguration ($theirs; this node: $ours); its Secrets could not be read here: give this site's apiservers the primary's --encryption-provider-config file first"
     fi
+    # apply writes the restored copy beside the current data, after the control plane has stopped;
+    # a data volume without room for it is found here, while everything still runs.
+    local bytes volume=$ETCD_DATA_DIR
+    bytes="$(manifest_value "$dir/download/manifest.json" snapshotBytes)"
+    [[ -d "$volume" ]] || volume="$(dirname "$volume")"
+    require_free_space "$volume" $((${bytes:-0} * 2)) "restoring $id into $ETCD_DATA_DIR" "$DATA_VOLUME_ADVICE"
     mv -f "$dir/download/snapshot.db" "$dir/snapshot.db"
     mv -f "$dir/download/pki.tar" "$dir/pki.tar"
     cp "$dir/download/manifest.json" "$dir/manifest.json"
@@ -250,7 +259,7 @@ cmd_restore_apply() {
         # The restored copy sits beside the current data until the swap (and the old data stays).
         local bytes
         bytes="$(manifest_value "$dir/manifest.json" snapshotBytes)"
-        require_free_space "$data_dir" $((${bytes:-0} * 2)) "restoring $id"
+        require_free_space "$data_dir" $((${bytes:-0} * 2)) "restoring $id" "$DATA_VOLUME_ADVICE"
         # A revision bump past anything the standby's clients saw, and the old revisions marked
         # compacted: watchers and informers relist instead of missing events (etcd's advice for
         # restoring a Kubernetes cluster).

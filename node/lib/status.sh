@@ -39,15 +39,15 @@ sweep_stale_work() {
     done
 }
 
-# require_free_space DIR BYTES WHAT: dies unless the filesystem holding DIR has BYTES available.
+# require_free_space DIR BYTES WHAT [ADVICE]: dies unless the filesystem holding DIR has BYTES available.
 # A backup that fills the disk etcd's WAL is on stops etcd; a restore that fills it half-way
 # leaves the node with neither the old nor the new data.
 require_free_space() {
-    local dir=$1 bytes=$2 what=$3 available
+    local dir=$1 bytes=$2 what=$3 advice=${4:-"free some space or point ETCD_DR_STATE_DIR at a larger filesystem"} available
     available="$(df -B1 --output=avail "$dir" | tail -n1 | tr -d ' ')"
     [[ "$available" =~ ^[0-9]+$ ]] || die "cannot tell the free space under $dir (df answered '$available')"
     if ((available < bytes)); then
-        die "$what needs $(mib "$bytes") MiB free under $dir, and its filesystem has $(mib "$available") MiB; free some space or point ETCD_DR_STATE_DIR at a larger filesystem"
+        die "$what needs $(mib "$bytes") MiB free under $dir, and its filesystem has $(mib "$available") MiB; $advice"
     fi
 }
 

@@ -88,7 +88,7 @@ describe("the toolkit's restore phases on a fake node (real store, stubbed etcd,
     const STANDBY_DB = "REV=77\nthe standby's own data\n";
 
     /** A control-plane node: manifests, pki, data dir with its own database, settings. */
-    function makeNode(name: string, options: { mount?: boolean; extra?: string[]; db?: string; saKey?: string; encryptionConfig?: string } = {}): Node {
+    function makeNode(name: string, options: { mount?: boolean; mountSize?: string; extra?: string[]; db?: string; saKey?: string; encryptionConfig?: string } = {}): Node {
         const dir = path.join(work, name);
         const node: Node = {
             dir,
@@ -100,7 +100,7 @@ describe("the toolkit's restore phases on a fake node (real store, stubbed etcd,
         };
         for (const d of [node.data, node.pki, node.manifests]) fs.mkdirSync(d, { recursive: true });
         if (options.mount) {
-            execFileSync("mount", ["-t", "tmpfs", "-o", "size=32m,mode=0700", "etcd-dr-test", node.data]);
+            execFileSync("mount", ["-t", "tmpfs", "-o", `size=${options.mountSize ?? "32m"},mode=0700`, "etcd-dr-test", node.data]);
             mounts.push(node.data);
         }
         fs.mkdirSync(path.join(node.data, "member", "snap"), { recursive: true });
@@ -406,6 +406,23 @@ describe("the toolkit's restore phases on a fake node (real store, stubbed etcd,
     });
 
     describe("a data dir that is its own mount point, as etcd's hardware guide advises (#6)", () => {
+        it("prepare refuses, while everything still runs, a snapshot the data volume has no room to restore beside its data", () => {
+            const primary = makeNode("roomy-primary", { saKey: "PRIMARY-SA-KEY\n" });
+            fs.writeFileSync(path.join(primary.pki, "sa.pub"), "PRIMARY-SA-PUB\n");
+            const db = path.join(work, "700k.db");
+            fs.writeFileSync(db, Buffer.concat([Buffer.from("REV=950\n"), randomBytes(700 * 1024)]));
+            const made = etcdDr(primary, ["backup"], { FAKE_DB: db });
+            assert.strictEqual(made.status, 0, describeRun(made));
+            const id = made.stdout.trim();
+            const node = makeNode("small-volume", { mount: true, mountSize: "1m" });
+            const run = phase(node, "prepare", id);
+            assert.notStrictEqual(run.status, 0, describeRun(run));
+            assert.match(lastLine(run.stderr), new RegExp(`^etcd-dr: ERROR: restoring ${id} into ${node.data} needs 2 MiB free under ${node.data}, and its filesystem has 1 MiB; free some space on the etcd data volume`));
+            assert.deepStrictEqual(filesUnder(restoreDir(node, id)), [], "nothing of the snapshot stays");
+            assert.match(lastLine(phase(node, "stop", id).stderr), /is not prepared on this node/);
+            assert.strictEqual(liveDb(node).toString(), STANDBY_DB);
+        });
+
         it("restores inside the volume: no rename of the mount point, the old data kept inside it", () => {
             const node = makeNode("mounted", { mount: true });
             chain(node, snapshots.A.id);
