@@ -32,20 +32,26 @@ export function firewallProblems(node: string, rules: string): string[] {
     });
 }
 
-/** Why an SSH attempt as root did not end in the server's refusal; undefined when it did. */
-export function rootLoginProblem(node: string, run: { status: number; stderr: string }): string | undefined {
+/**
+ * Why an SSH attempt as root was not refused; undefined when it was. Refused is what OCI's Ubuntu
+ * images do: cloud-init's disable_root keys root to a command that prints "Please login as the user
+ * ..." and exits 142, or sshd denies the key outright.
+ */
+export function rootLoginProblem(node: string, run: { status: number; stdout: string; stderr: string }): string | undefined {
+    if (run.status === 142 && /Please login as the user "\S+" rather than the user "root"/.test(run.stdout)) return undefined;
+    if (run.status === 255 && /Permission denied/.test(run.stderr)) return undefined;
     if (run.status === 0) return `${node}: root logged in over SSH (the image refuses it)`;
-    if (!/Permission denied/.test(run.stderr)) return `${node}: root SSH failed for another reason than a refusal: ${run.stderr.trim().split("\n").pop()}`;
-    return undefined;
+    const said = [run.stdout, run.stderr].join("\n").trim().split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("Warning: Permanently added")).pop();
+    return `${node}: root SSH failed for another reason than a refusal: exit ${run.status}${said ? `: ${said}` : ""}`;
 }
 
-function rootLogin(lab: LabAccess, node: LabNode): { status: number; stderr: string } {
+function rootLogin(lab: LabAccess, node: LabNode): { status: number; stdout: string; stderr: string } {
     const run = spawnSync("ssh", [
         "-i", lab.lab.sshKey, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
         // ssh's default log level: at ERROR it does not print the server's "Permission denied".
         "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", `root@${node.address}`, "true",
     ], { encoding: "utf8" });
-    return { status: run.status ?? -1, stderr: run.stderr ?? "" };
+    return { status: run.status ?? -1, stdout: run.stdout ?? "", stderr: run.stderr ?? "" };
 }
 
 /** Waits until the site is the cluster and the image it should be; throws naming every problem. */

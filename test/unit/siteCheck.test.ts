@@ -28,10 +28,14 @@ describe("the drill's site check", function () {
         assert.deepStrictEqual(firewallProblems("cp2", opened), ["cp2: `-A INPUT -j ACCEPT` ahead of the image's REJECT opens the node to every source"]);
     });
 
-    it("counts only the server's refusal as a refused root login", function () {
-        assert.strictEqual(rootLoginProblem("cp1", { status: 255, stderr: "root@10.250.1.11: Permission denied (publickey).\n" }), undefined);
-        assert.match(rootLoginProblem("cp1", { status: 0, stderr: "" }) ?? "", /root logged in/);
-        assert.match(rootLoginProblem("cp1", { status: 255, stderr: "ssh: connect to host 10.250.1.11 port 22: Connection refused\n" }) ?? "",
-            /another reason than a refusal: ssh: connect .* Connection refused/);
+    it("counts only the image's refusals as a refused root login", function () {
+        // What root gets on a lab node, as on OCI's Ubuntu images: cloud-init's disable_root command.
+        const disabled = { status: 142, stdout: "Please login as the user \"ubuntu\" rather than the user \"root\".\n\n", stderr: "Warning: Permanently added '10.250.1.10' (ED25519) to the list of known hosts.\r\n" };
+        assert.strictEqual(rootLoginProblem("cp1", disabled), undefined);
+        assert.strictEqual(rootLoginProblem("cp1", { status: 255, stdout: "", stderr: "root@10.250.1.11: Permission denied (publickey).\n" }), undefined);
+        assert.match(rootLoginProblem("cp1", { status: 0, stdout: "", stderr: "" }) ?? "", /root logged in/);
+        assert.strictEqual(rootLoginProblem("cp1", { status: 255, stdout: "", stderr: "ssh: connect to host 10.250.1.11 port 22: Connection refused\n" }),
+            "cp1: root SSH failed for another reason than a refusal: exit 255: ssh: connect to host 10.250.1.11 port 22: Connection refused");
+        assert.match(rootLoginProblem("cp1", { ...disabled, status: 1 }) ?? "", /another reason than a refusal: exit 1: Please login/);
     });
 });
