@@ -102,6 +102,9 @@ export function writeLabStacks(pulumi: Pulumi, options: LabStacksOptions): void 
         "etcd-dr:platform": "lab",
         "etcd-dr:sshPublicKey": key.publicKey,
         "etcd-dr:snapshots": { prefix: "etcd", parExpiresAt: expires },
+        // A snapshot every 15 s on the active site (the standby's once promoted), so the drill's RPO
+        // is measured in seconds, not minutes.
+        "etcd-dr:backup": { onCalendar: "*:*:0/15", randomizedDelaySec: 1, compression: "gzip" },
     };
     const files: Record<string, Record<string, unknown>> = {
         [STACKS.primary]: {
@@ -109,8 +112,6 @@ export function writeLabStacks(pulumi: Pulumi, options: LabStacksOptions): void 
             "etcd-dr:role": "primary",
             "etcd-dr:topology": { clusterName: options.clusterName, ...hostNames(options.topology) },
             "etcd-dr:cluster": labClusterConfig(options.supply),
-            // A snapshot every 15 s, so the drill's RPO is measured in seconds, not minutes.
-            "etcd-dr:backup": { onCalendar: "*:*:0/15", randomizedDelaySec: 1, compression: "gzip" },
         },
         [STACKS.standby]: {
             ...common,
