@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
+import * as yaml from "js-yaml";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -74,5 +75,35 @@ describe("README's list of what a tenancy needs (F18)", () => {
         const grants = PULUMI_IDENTITY_PERMISSIONS.map((p) => /^Allow group <group> to (\S+ \S+) in /.exec(p.statement)?.[1]);
         assert.ok(grants.every(Boolean) && grants.length > 5, grants.join(", "));
         assert.deepStrictEqual(grants.filter((g) => !section.includes(`\`${g}`)), [], "name each in the Identity bullet");
+    });
+});
+
+/** What README's "Versions" bullet says the example's Calico release covers, and what the example runs. */
+export function calicoCoverage(readme: string, stackYaml: string): string[] {
+    const claim = /the example's v(\d+\.\d+) covers 1\.(\d+) to 1\.(\d+)/.exec(readme);
+    if (!claim) return ["README's Versions bullet does not say which Kubernetes versions the example's Calico covers"];
+    const [, release, low, high] = claim;
+    const cluster = (yaml.load(stackYaml) as { config: Record<string, { kubernetesVersion?: string; cniManifestUrl?: string }> }).config["etcd-dr:cluster"];
+    const manifest = /\/calico\/v(\d+\.\d+)\.\d+\//.exec(cluster.cniManifestUrl ?? "")?.[1];
+    const minor = Number(/^1\.(\d+)\./.exec(cluster.kubernetesVersion ?? "")?.[1]);
+    const problems: string[] = [];
+    if (manifest !== release) problems.push(`the example's manifest is Calico v${manifest}, README speaks of v${release}`);
+    if (!(minor >= Number(low) && minor <= Number(high))) problems.push(`Kubernetes ${cluster.kubernetesVersion} is outside the 1.${low}-1.${high} README says Calico v${release} covers`);
+    return problems;
+}
+
+describe("README's Versions bullet (F28)", () => {
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const example = fs.readFileSync(path.join(ROOT, "Pulumi.primary.yaml"), "utf8");
+
+    it("the example's Calico release is the one README names, and it covers the example's Kubernetes", () => {
+        assert.deepStrictEqual(calicoCoverage(readme, example), []);
+    });
+
+    it("notices the review's pairing: Calico v3.28 (tested with 1.27-1.30) under Kubernetes 1.31", () => {
+        const old = example.replace(/v3\.\d+\.\d+\/manifests/, "v3.28.2/manifests").replace(/kubernetesVersion: \S+/, "kubernetesVersion: 1.31.4");
+        assert.deepStrictEqual(calicoCoverage(readme.replace(/the example's v[\d.]+ covers 1\.\d+ to 1\.\d+/, "the example's v3.28 covers 1.27 to 1.30"), old),
+            ["Kubernetes 1.31.4 is outside the 1.27-1.30 README says Calico v3.28 covers"]);
+        assert.deepStrictEqual(calicoCoverage(readme, old), ["the example's manifest is Calico v3.28, README speaks of v3.31", "Kubernetes 1.31.4 is outside the 1.32-1.35 README says Calico v3.31 covers"]);
     });
 });
