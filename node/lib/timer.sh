@@ -6,6 +6,10 @@ readonly UNIT_DIR=/etc/systemd/system
 # reads: ENV_FILE, ETCD_DR_ON_CALENDAR, ETCD_DR_RANDOMIZED_DELAY
 cmd_install_timer() {
     local self
+    # A timer whose every run would fail (no etcdctl/etcdutl at the etcd's version) is refused now,
+    # in the install step Pulumi shows, not at 3 a.m. in the journal.
+    discover_etcd
+    require_etcd_tools
     # The service runs this very file: on a node, the installed (assembled) toolkit.
     self="$(readlink -f "$0")"
     write_atomically "$UNIT_DIR/etcd-dr-backup.service" <<UNIT

@@ -358,6 +358,25 @@ describe("node toolkit functions in bash (no lab)", function () {
             assert.strictEqual(errorLines(run.stderr).length, 1);
         });
 
+        it("install-timer refuses, before writing a unit, a node whose timer could never back up (F05)", () => {
+            // No unit reaches the host's systemd: the writes and systemctl are stubbed.
+            const install = (tools: string[]) => sourced([
+                ...tools.map((t) => stub(t, "3.6.6")),
+                "discover_etcd() { ETCD_VERSION=3.6.6; }",
+                "write_atomically() { cat >/dev/null; echo \"wrote $1\"; }",
+                "systemctl() { echo \"systemctl $*\"; }",
+                "ETCD_DR_ON_CALENDAR='*:0/15' ETCD_DR_RANDOMIZED_DELAY=60 cmd_install_timer",
+            ].join("\n"), { PATH: bare });
+            const missing = install(["etcdctl"]);
+            assert.strictEqual(missing.status, 1);
+            assert.strictEqual(missing.stdout, "", "no unit written");
+            assert.match(missing.stderr, /^etcd-dr: ERROR: etcdutl is not installed on \S+; the node bootstrap installs it/);
+            assert.strictEqual(errorLines(missing.stderr).length, 1);
+            const ready = install(["etcdctl", "etcdutl"]);
+            assert.strictEqual(ready.status, 0, ready.stderr);
+            assert.match(ready.stdout, /wrote \/etc\/systemd\/system\/etcd-dr-backup\.service\nwrote \/etc\/systemd\/system\/etcd-dr-backup\.timer\n/);
+        });
+
         it("refuses a tool of another version than the etcd it would save or restore", () => {
             const run = sourced([stub("etcdctl", "3.6.6"), stub("etcdutl", "3.4.30"), "ETCD_VERSION=3.6.6", "require_etcd_tools"].join("\n"), { PATH: bare });
             assert.strictEqual(run.status, 1);
