@@ -105,7 +105,7 @@ describe("end-to-end DR drill on the lab", function () {
     });
 
     it("lists both snapshots from the standby's replica, verified, newest first", () => {
-        const run = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "tools/snapshots.ts", STACKS.standby, "--json"], {
+        const run = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "tools/snapshots.ts", STACKS.standby, "--json", "--verify", "all"], {
             cwd: ROOT,
             env: { ...process.env, ...pulumi.env },
             encoding: "utf8",
