@@ -120,9 +120,10 @@ export function verifyStandby(lab: LabAccess, expected: { sha256: string; keys: 
     }
 }
 
-/** Lines of `pulumi up` that show a restore step replaced (`+-` ... replaced). */
-export function replacedSteps(upOutput: string): string[] {
-    return upOutput.split("\n").filter((l) => /^\s*\+-\s+command:remote:Command\s+lab-standby-restore-\S+\s+replaced\b/.test(l));
+/** Lines of `pulumi up` that show a restore step ended with one of `outcomes` (e.g. `+-` ... replaced). */
+export function restoreSteps(upOutput: string, outcomes: ("replaced" | "created" | "updated")[] = ["replaced"]): string[] {
+    const pattern = new RegExp(`^\\s*(\\+-|\\+|~)\\s+command:remote:Command\\s+lab-standby-restore-\\S+\\s+(${outcomes.join("|")})\\b`);
+    return upOutput.split("\n").filter((l) => pattern.test(l));
 }
 
 export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
@@ -197,7 +198,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     const secondId = await waitForSnapshot(lab, secondRevision, 180_000);
     log(`failing over again, to ${secondId}: the restore chain is replaced`);
     const two = failover(pulumi, lab, secondId);
-    const replaced = replacedSteps(two.upOutput);
+    const replaced = restoreSteps(two.upOutput);
     const chainLength = names.controlPlane.length * 4 + 1 + names.controlPlane.length + names.workers.length + 1;
     if (replaced.length < chainLength) {
         throw new Error(`pulumi up did not replace the restore chain (${replaced.length} steps replaced):\n${two.upOutput}`);

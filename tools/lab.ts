@@ -60,14 +60,19 @@ export class LabAccess {
         return this.lab.sites[site].nodes.filter((n) => n.role === "control-plane");
     }
 
+    /** ssh's arguments to reach `address` as `user` with the lab's key; `logLevel` ERROR hides sshd's refusals too. */
+    sshArgs(address: string, user: string, logLevel = "ERROR"): string[] {
+        return [
+            "-i", this.lab.sshKey, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", `LogLevel=${logLevel}`, "-o", "ConnectTimeout=5", `${user}@${address}`,
+        ];
+    }
+
     /** Runs `command` as root on the node (bash, through sudo); never throws for its exit status. */
     ssh(site: Site, name: string, command: string, input?: string | Buffer): Run {
         const node = this.node(site, name);
-        const result = spawnSync("ssh", [
-            "-i", this.lab.sshKey, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5",
-            `${this.lab.user}@${node.address}`, `sudo -n /bin/bash -c ${shellQuote(command)}`,
-        ], { input, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+        const result = spawnSync("ssh", [...this.sshArgs(node.address, this.lab.user), `sudo -n /bin/bash -c ${shellQuote(command)}`],
+            { input, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
         if (result.error) throw result.error;
         return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
     }

@@ -5,8 +5,7 @@
 // backup timer, and a backup of the standby's restored data lands in its bucket.
 //
 //   npx ts-node --transpile-only tools/promote.ts    (on the sites `make drill` leaves up)
-import { parseSnapshotId } from "../lib/snapshot";
-import { waitForSnapshot } from "./drill";
+import { restoreSteps, waitForSnapshot } from "./drill";
 import { LabAccess } from "./lab";
 import { labFromStacks, STACKS } from "./labStacks";
 import { engineEnv, Pulumi } from "./pulumiCli";
@@ -17,11 +16,6 @@ export interface Promoted {
     timers: string[];
     restoreStepsRerun: number;
     upSeconds: number;
-}
-
-/** Lines of `pulumi up` that show a restore step run again (replaced, created or updated). */
-export function restoreStepsRun(upOutput: string): string[] {
-    return upOutput.split("\n").filter((l) => /^\s*(\+-|\+|~)\s+command:remote:Command\s+lab-standby-restore-\S+\s+(replaced|created|updated)\b/.test(l));
 }
 
 export async function promoteStandby(pulumi: Pulumi, lab: LabAccess, log: (line: string) => void): Promise<Promoted> {
@@ -37,7 +31,7 @@ export async function promoteStandby(pulumi: Pulumi, lab: LabAccess, log: (line:
     const up = pulumi.ok(["up", "--stack", STACKS.standby, "--yes", "--skip-preview"]);
     const upSeconds = Math.round((Date.now() - started) / 100) / 10;
     if (!/make-writable\s+created/.test(up)) throw new Error(`the promotion made no bucket writable:\n${up}`);
-    const rerun = restoreStepsRun(up);
+    const rerun = restoreSteps(up, ["replaced", "created", "updated"]);
     if (rerun.length > 0) throw new Error(`the promotion ran restore steps again:\n${rerun.join("\n")}`);
 
     const timers = controlPlane("standby").filter((node) =>
@@ -50,7 +44,7 @@ export async function promoteStandby(pulumi: Pulumi, lab: LabAccess, log: (line:
         .split("\n").find((l) => l.startsWith("\"Revision\""))?.split(" : ")[1]);
     log(`standby at revision ${revision}; waiting for its own backup in its own bucket`);
     const snapshot = await waitForSnapshot(lab, revision, 240_000);
-    if (!parseSnapshotId(snapshot) || lab.ssh("standby", "cp1", `etcd-dr verify ${snapshot}`).status !== 0) {
+    if (lab.ssh("standby", "cp1", `etcd-dr verify ${snapshot}`).status !== 0) {
         throw new Error(`the standby's backup ${snapshot} does not verify`);
     }
     return { snapshot, timers, restoreStepsRerun: rerun.length, upSeconds };

@@ -46,11 +46,8 @@ export function rootLoginProblem(node: string, run: { status: number; stdout: st
 }
 
 function rootLogin(lab: LabAccess, node: LabNode): { status: number; stdout: string; stderr: string } {
-    const run = spawnSync("ssh", [
-        "-i", lab.lab.sshKey, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
-        // ssh's default log level: at ERROR it does not print the server's "Permission denied".
-        "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", `root@${node.address}`, "true",
-    ], { encoding: "utf8" });
+    // ssh's default log level: at ERROR it does not print the server's "Permission denied".
+    const run = spawnSync("ssh", [...lab.sshArgs(node.address, "root", "INFO"), "true"], { encoding: "utf8" });
     return { status: run.status ?? -1, stdout: run.stdout ?? "", stderr: run.stderr ?? "" };
 }
 
