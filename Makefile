@@ -3,10 +3,15 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-APT_PACKAGES := shellcheck openssh-server openssh-client debootstrap systemd-container iproute2 openssl curl
+APT_PACKAGES := shellcheck openssh-server openssh-client debootstrap systemd-container iproute2 openssl curl time
 MOCHA := npx mocha
 
-.PHONY: help deps engine k8s-supply bench-supply typecheck lint test test-unit test-engine test-supply test-lab test-e2e lab-up lab-down drill drill-down plan
+# `make bench`'s stdout is its JSON lines: no echo of the recipes it runs.
+ifeq ($(MAKECMDGOALS),bench)
+.SILENT:
+endif
+
+.PHONY: help deps engine k8s-supply bench bench-supply typecheck lint test test-unit test-engine test-supply test-lab test-e2e lab-up lab-down drill drill-down plan
 
 help:
 	@echo "make drill     the local DR drill: lab, both stacks, failover, re-failover, drift preview"
@@ -15,6 +20,7 @@ help:
 	@echo "make engine    build or reuse the offline Pulumi engine"
 	@echo "make k8s-supply   build or reuse the lab's Kubernetes binaries, images, packages (supply/README.md)"
 	@echo "make plan STACK=primary   offline plan of one stack (npm run plan -- <stack> also works)"
+	@echo "make bench [SECTIONS=program] [RUNS=3]   one JSON line per measurement, with its floor (README, Performance)"
 
 deps:
 	scripts/ensure-deps.sh apt $(APT_PACKAGES)
@@ -26,6 +32,11 @@ engine: deps
 # Prints the supply's cache directory; builds it (minutes) only when the versions or supply/ changed.
 k8s-supply:
 	supply/build.sh
+
+# One JSON line per measurement on stdout: the project's figure, the floor measured in the same run,
+# their ratio. The engine is a prerequisite, as for every target that runs pulumi (cached: reused).
+bench: engine
+	@npx ts-node --transpile-only tools/bench.ts $(if $(RUNS),--runs $(RUNS)) $(SECTIONS)
 
 bench-supply: k8s-supply
 	bench/k8s-supply.sh
