@@ -387,10 +387,13 @@ describe("node toolkit functions in bash (no lab)", function () {
     describe("the CNI bridge after a restore (ip, kubectl and hostname stubbed)", () => {
         // cp3 registered third on the primary and fourth on the standby: the restored Node gives it
         // the primary's 10.244.4.0/24 while its bridge still holds the standby's 10.244.3.1/24.
-        const stubs = (bridge: string, podCidr: string, flannel: string) => [
+        // crictl: one running flannel container; stopping it makes flannel write `afterRestart`
+        // (empty: the restarted flannel keeps the old range).
+        const stubs = (bridge: string, podCidr: string, flannel: string, afterRestart = "") => [
             `ip() { if [[ $1 == -4 ]]; then ${bridge ? `echo '7: cni0    inet ${bridge} brd 10.244.3.255 scope global cni0'` : "return 1"}; else echo "ip $*"; fi; }`,
             `kubectl() { ${podCidr ? `echo ${podCidr}` : "return 1"}; }`,
             "hostname() { echo cp3; }",
+            `crictl() { case "$*" in *" ps -q "*) echo 4f1c;; *" stop "*) echo "crictl $*" >> crictl.log; ${afterRestart ? `printf 'FLANNEL_SUBNET=%s\n' ${q(afterRestart)} > flannel.env` : ":"};; *" -o yaml"*) printf 'containers:\n- id: 4f1c\n  state: CONTAINER_RUNNING\n';; esac; }`,
             `printf 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=%s\n' ${q(flannel)} > flannel.env`,
         ].join("\n");
         const env = { FLANNEL_SUBNET_FILE: "flannel.env", ETCD_DR_VERIFY_TIMEOUT: "1" };
@@ -416,12 +419,23 @@ describe("node toolkit functions in bash (no lab)", function () {
             assert.deepStrictEqual(sourced(`${stubs("", "", "")}\nreset_cni_bridge`, env), { status: 0, stdout: "", stderr: "" });
         });
 
-        it("waits for flannel, and fails with one line when it keeps the old range", () => {
+        it("restarts flannel's container when it keeps the old range, then removes the bridge", () => {
+            const run = sourced(`${stubs("10.244.3.1/24", "10.244.4.0/24", "10.244.3.1/24", "10.244.4.1/24")}\nreset_cni_bridge\ncat crictl.log`, env);
+            assert.deepStrictEqual(run, {
+                status: 0,
+                stdout: "flannel on cp3 still runs 10.244.3.1/24 after 1s; restarting its container so that it reads the restored pod range 10.244.4.0/24\n"
+                    + "ip link delete cni0\nremoved the CNI bridge cni0 (10.244.3.1/24) on cp3: the restored pod range of this node is 10.244.4.0/24\n"
+                    + "crictl --runtime-endpoint unix:///run/containerd/containerd.sock --timeout 10s stop --timeout 10 4f1c\n",
+                stderr: "",
+            });
+        });
+
+        it("fails with one line when flannel keeps the old range after its restart", () => {
             const run = sourced(`${stubs("10.244.3.1/24", "10.244.4.0/24", "10.244.3.1/24")}\nreset_cni_bridge`, env);
             assert.strictEqual(run.status, 1);
             assert.doesNotMatch(run.stdout, /ip link delete/);
             assert.deepStrictEqual(errorLines(run.stderr), [
-                "etcd-dr: ERROR: flannel on cp3 has not taken the restored pod range 10.244.4.0/24 after 1s (it runs 10.244.3.1/24); see `kubectl -n kube-flannel logs` for this node",
+                "etcd-dr: ERROR: flannel on cp3 has not taken the restored pod range 10.244.4.0/24 after 2s and a restart of its container (it runs 10.244.3.1/24; its containers: RUNNING); see `kubectl -n kube-flannel logs` for this node",
             ]);
         });
 
