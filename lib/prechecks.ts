@@ -1,6 +1,7 @@
 // Checks that run before a restore touches any node: during `pulumi preview` and at the start of
 // `pulumi up`. Each failure is one line saying what is wrong and what to do.
 
+import { createHash } from "crypto";
 import { parExpired } from "./par";
 import { manifestAuthentic, manifestProblems, parseSnapshotId, sameMembers, SnapshotManifest } from "./snapshot";
 import { Fetch, groupSnapshots, HttpResult, listObjects, ListedObject, missingObjects, snapshotDir, snapshotPrefix } from "./store";
@@ -33,6 +34,12 @@ export interface PrecheckResult {
     /** Checks that were not run, and why. */
     skipped: string[];
     manifest?: SnapshotManifest;
+    /**
+     * sha256 of the manifest exactly as these checks read it. Every member's prepare is given it
+     * and refuses another manifest under the same id (review #18): all members restore the bytes
+     * checked here, even if the id is written again in between.
+     */
+    manifestSha256?: string;
 }
 
 /** How far ahead of this machine's clock a snapshot id may be dated (the nodes allow the same, node/lib/settings.sh). */
@@ -141,5 +148,7 @@ export async function runPrechecks(input: PrecheckInput): Promise<PrecheckResult
             `snapshot ${id} comes from Kubernetes ${manifest.kubernetesVersion} but this site runs ${input.kubernetesVersion}; the sites must run the same version`,
         );
     }
-    return { problems, skipped, manifest };
+    if (problems.length > 0) return { problems, skipped, manifest };
+    const manifestSha256 = createHash("sha256").update(response.bytes ?? Buffer.from(response.body, "utf8")).digest("hex");
+    return { problems, skipped, manifest, manifestSha256 };
 }

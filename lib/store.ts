@@ -7,6 +7,8 @@ import { parseSnapshotId } from "./snapshot";
 export interface HttpResult {
     status: number;
     body: string;
+    /** The body byte for byte, as it came (httpFetch sets it): a digest of what was read is taken over these, not over the decoded text. */
+    bytes?: Buffer;
 }
 
 /** A GET that returns status and text; injected so the store logic is tested without a network. */
@@ -15,7 +17,9 @@ export type Fetch = (url: string) => Promise<HttpResult>;
 /** Plain HTTP(S) GET with Node's fetch, with a timeout so a preview never hangs on a dead store. */
 export const httpFetch: Fetch = async (url) => {
     const response = await fetch(url, { signal: AbortSignal.timeout(20_000) });
-    return { status: response.status, body: await response.text() };
+    const bytes = Buffer.from(await response.arrayBuffer());
+    // Decoded as response.text() decodes.
+    return { status: response.status, body: new TextDecoder().decode(bytes), bytes };
 };
 
 /** Object-name prefix under which one cluster's snapshots live: "<prefix>/<cluster>/". */

@@ -59,7 +59,8 @@ export interface SiteOutputs {
     snapshotStore: { cluster: string; prefix: string; writeUrl?: string; readUrl?: string };
     toolkitDigest: string;
     backup?: { schedule: string; nodes: string[] };
-    restore?: { snapshotId: string; restoredRevision: number } & RestoreReport;
+    /** manifestSha256: the manifest the prepare steps were pinned to (absent when no prechecks read it). */
+    restore?: { snapshotId: string; manifestSha256?: string; restoredRevision: number } & RestoreReport;
     /** Secret. Present where the program reads the Kubernetes API. */
     adminKubeconfig?: string;
     kubeadmParity?: string[];

@@ -136,8 +136,10 @@ export async function runSite(now: Date = new Date()): Promise<ExportedSiteOutpu
     let restored: RestoreFromSnapshot | undefined;
     if (config.restoreSnapshot) {
         restored = await restoreSite(config, config.restoreSnapshot, spec, site, toolkit, now, encryptionKey);
+        const manifestSha256 = restored.manifestSha256;
         outputs.restore = pulumi.all([restored.restoredRevision, restored.report]).apply(([restoredRevision, phases]) => ({
             snapshotId: config.restoreSnapshot as string,
+            ...(manifestSha256 ? { manifestSha256 } : {}),
             restoredRevision,
             ...phases,
         }));

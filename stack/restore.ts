@@ -25,16 +25,18 @@ export async function restoreSite(
     encryptionKey: pulumi.Output<string>,
 ): Promise<RestoreFromSnapshot> {
     const offline = process.env[OFFLINE_ENV] === "1";
-    const lastRestored = await lastRestoredSnapshot(config.stack);
-    const restore = () => new RestoreFromSnapshot(`${config.stack}-restore`, {
-        snapshotId, controlPlane: site.controlPlane, workers: site.workers, toolkit, lastRestored,
+    const last = await lastRestoredSnapshot(config.stack);
+    const lastRestored = last?.snapshotId;
+    const restore = (manifestSha256: string | undefined) => new RestoreFromSnapshot(`${config.stack}-restore`, {
+        snapshotId, controlPlane: site.controlPlane, workers: site.workers, toolkit, lastRestored, manifestSha256,
     });
     // The prechecks guard a chain about to run. Once an update has restored this id, every later
     // preview and drift check would ask the store again (a replica's snapshot may even have aged
-    // out by then) for a chain that will not run again.
+    // out by then) for a chain that will not run again. The digest the restore pinned stays, so
+    // its prepare steps stay as they ran.
     if (lastRestored === snapshotId) {
         void pulumi.log.info(`prechecks skipped: this stack's last update restored ${snapshotId}; a new id runs them again`);
-        return restore();
+        return restore(last?.manifestSha256);
     }
     const checked = await runPrechecks({
         snapshotId,
@@ -57,19 +59,22 @@ export async function restoreSite(
     if (checked.problems.length > 0) {
         throw new ConfigProblems(checked.problems.map((p) => `restore refused before touching any node: ${p}`));
     }
-    return restore();
+    return restore(checked.manifestSha256);
 }
 
 /**
- * The snapshot id the stack's last update restored, from its own `restore` output (a
- * StackReference to itself): whether the chain has run for this id decides whether its steps may
- * ignore a new connection (components/dr/restoreFromSnapshot.ts). A failed update exports nothing
- * new, so an unfinished failover reads as not restored.
+ * The snapshot id the stack's last update restored, and the manifest digest its prepare steps
+ * were pinned to, from its own `restore` output (a StackReference to itself): whether the chain
+ * has run for this id decides whether its steps may ignore a new connection
+ * (components/dr/restoreFromSnapshot.ts). A failed update exports nothing new, so an unfinished
+ * failover reads as not restored.
  */
-async function lastRestoredSnapshot(stack: string): Promise<string | undefined> {
+async function lastRestoredSnapshot(stack: string): Promise<{ snapshotId: string; manifestSha256?: string } | undefined> {
     const self = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
     const details = await new pulumi.StackReference(`${stack}-last-restore`, { name: self }).getOutputDetails("restore");
     const restore = details.value ?? details.secretValue;
-    const id = restore !== null && typeof restore === "object" ? (restore as { snapshotId?: unknown }).snapshotId : undefined;
-    return typeof id === "string" ? id : undefined;
+    if (restore === null || typeof restore !== "object") return undefined;
+    const { snapshotId, manifestSha256 } = restore as { snapshotId?: unknown; manifestSha256?: unknown };
+    if (typeof snapshotId !== "string") return undefined;
+    return { snapshotId, ...(typeof manifestSha256 === "string" ? { manifestSha256 } : {}) };
 }

@@ -1,7 +1,7 @@
 // Offline plan: runs the real program for one stack under Pulumi mocks (no cloud credentials) and
 // prints every resource it would register.
 //
-//   npm run plan -- <stack> [--json] [--show-secrets] [--last-restore <id>] [--stack-file <path>]
+//   npm run plan -- <stack> [--json] [--show-secrets] [--last-restore <id> [--last-restore-manifest <sha256>]] [--reach-store] [--stack-file <path>]
 //
 // A standby's primary outputs come from the primary's own offline plan, run in a child process
 // (the Pulumi runtime is process-global).
@@ -45,6 +45,14 @@ interface Options {
     showSecrets: boolean;
     /** Plan as if the stack's last update restored this snapshot id (its own `restore` output). */
     lastRestore?: string;
+    /** ...and pinned its prepare steps to this manifest digest. */
+    lastRestoreManifest?: string;
+    /**
+     * Let the restore prechecks read the snapshot store the stack names (an existing-platform
+     * stack whose storeReadUrl is a local emulator): the prepare steps then carry the digest of
+     * the manifest they read. Without it the plan reaches nothing outside this process.
+     */
+    reachStore: boolean;
     stackFile: string;
 }
 
@@ -52,7 +60,7 @@ interface Options {
 const PLAN_ORGANIZATION = "organization";
 
 function usage(message: string): never {
-    process.stderr.write(`error: ${message}\nusage: npm run plan -- <stack> [--json] [--show-secrets] [--last-restore <id>] [--stack-file <path>]\n`);
+    process.stderr.write(`error: ${message}\nusage: npm run plan -- <stack> [--json] [--show-secrets] [--last-restore <id> [--last-restore-manifest <sha256>]] [--reach-store] [--stack-file <path>]\n`);
     process.exit(2);
 }
 
@@ -62,6 +70,8 @@ function parseArgs(argv: string[]): Options {
     let outputsOnly = false;
     let showSecrets = false;
     let lastRestore: string | undefined;
+    let lastRestoreManifest: string | undefined;
+    let reachStore = false;
     let stackFile: string | undefined;
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
@@ -69,13 +79,16 @@ function parseArgs(argv: string[]): Options {
         else if (arg === "--outputs") outputsOnly = true;
         else if (arg === "--show-secrets") showSecrets = true;
         else if (arg === "--last-restore") lastRestore = argv[++i] ?? usage("--last-restore needs a snapshot id");
+        else if (arg === "--last-restore-manifest") lastRestoreManifest = argv[++i] ?? usage("--last-restore-manifest needs a sha256");
+        else if (arg === "--reach-store") reachStore = true;
         else if (arg === "--stack-file") stackFile = argv[++i] ?? usage("--stack-file needs a path");
         else if (arg.startsWith("-")) usage(`unknown option ${arg}`);
         else if (stack === undefined) stack = arg;
         else usage(`unexpected argument ${arg}`);
     }
     if (!stack) usage("name the stack to plan, e.g. primary");
-    return { stack, json, outputsOnly, showSecrets, lastRestore, stackFile: path.resolve(stackFile ?? stackFilePath(process.cwd(), stack)) };
+    if (lastRestoreManifest !== undefined && lastRestore === undefined) usage("--last-restore-manifest needs --last-restore");
+    return { stack, json, outputsOnly, showSecrets, lastRestore, lastRestoreManifest, reachStore, stackFile: path.resolve(stackFile ?? stackFilePath(process.cwd(), stack)) };
 }
 
 /** The peer's outputs, from its own offline plan in a child process. */
@@ -112,9 +125,11 @@ async function plan(options: Options): Promise<{ resources: PlannedResource[]; o
     // The runtime's log lines go to stdout when no engine is there; keep stdout for the plan itself.
     console.log = (...args: unknown[]) => console.error(...args);
     // The program checks the snapshot store before a restore; offline, it says it could not.
-    process.env.ETCD_DR_OFFLINE_PLAN = "1";
+    if (!options.reachStore) process.env.ETCD_DR_OFFLINE_PLAN = "1";
     // The stack's own last outputs, which the program reads through a StackReference to itself.
-    stackOutputs[`${PLAN_ORGANIZATION}/etcd-dr/${options.stack}`] = options.lastRestore ? { restore: { snapshotId: options.lastRestore } } : {};
+    stackOutputs[`${PLAN_ORGANIZATION}/etcd-dr/${options.stack}`] = options.lastRestore
+        ? { restore: { snapshotId: options.lastRestore, ...(options.lastRestoreManifest ? { manifestSha256: options.lastRestoreManifest } : {}) } }
+        : {};
     const mocks = new SiteMocks({ stackOutputs, region: config["oci:region"] });
     await pulumi.runtime.setMocks(mocks, "etcd-dr", options.stack, false, PLAN_ORGANIZATION);
     pulumi.runtime.setAllConfig(config, []);

@@ -12,6 +12,12 @@ export interface RestoreFromSnapshotArgs {
     toolkit: NodeToolkit;
     /** The snapshot id the stack's last update restored (its own `restore` output), if any. */
     lastRestored?: string;
+    /**
+     * sha256 of the snapshot's manifest as the prechecks read it (lib/prechecks.ts), when they
+     * read it: every member's prepare refuses another manifest under the same id (review #18).
+     * A different manifest under the same id changes the prepare steps, which then run again.
+     */
+    manifestSha256?: string;
 }
 
 /**
@@ -31,6 +37,7 @@ export interface RestoreFromSnapshotArgs {
  */
 export class RestoreFromSnapshot extends pulumi.ComponentResource {
     readonly snapshotId: string;
+    readonly manifestSha256?: string;
     readonly restoredRevision: pulumi.Output<number>;
     readonly report: pulumi.Output<RestoreReport>;
     readonly steps: command.remote.Command[] = [];
@@ -39,6 +46,11 @@ export class RestoreFromSnapshot extends pulumi.ComponentResource {
         super("etcd-dr:dr:RestoreFromSnapshot", name, { snapshotId: args.snapshotId }, opts);
         this.snapshotId = args.snapshotId;
         const id = args.snapshotId;
+        const pinned = args.manifestSha256;
+        if (pinned !== undefined && !/^[0-9a-f]{64}$/.test(pinned)) {
+            throw new Error(`the manifest digest of ${id} is not a sha256: '${pinned}'`);
+        }
+        this.manifestSha256 = pinned;
         const restored = args.lastRestored === id;
 
         const step = (phase: string, node: NodeConnection, script: string, after: pulumi.Resource[]) => {
@@ -52,10 +64,12 @@ export class RestoreFromSnapshot extends pulumi.ComponentResource {
             this.steps.push(resource);
             return resource;
         };
-        const onEachControlPlane = (phase: string, after: (node: NodeConnection) => pulumi.Resource[]) =>
-            args.controlPlane.map((node) => step(phase, node, `etcd-dr restore ${phase} ${id}`, after(node)));
+        const onEachControlPlane = (phase: string, after: (node: NodeConnection) => pulumi.Resource[], prefix = "") =>
+            args.controlPlane.map((node) => step(phase, node, `${prefix}etcd-dr restore ${phase} ${id}`, after(node)));
 
-        const prepared = onEachControlPlane("prepare", (node) => args.toolkit.installedOn(node.name));
+        // Each member downloads the manifest itself; the digest makes them all take the one checked.
+        const prepared = onEachControlPlane("prepare", (node) => args.toolkit.installedOn(node.name),
+            pinned ? `ETCD_DR_MANIFEST_SHA256=${pinned} ` : "");
         // Nothing stops before every member holds a verified copy of the snapshot.
         const stopped = onEachControlPlane("stop", () => prepared);
         const applied = onEachControlPlane("apply", () => stopped);
@@ -77,6 +91,7 @@ export class RestoreFromSnapshot extends pulumi.ComponentResource {
         this.report = stdouts.apply((outs) => summarizeTimings(outs.flatMap(parseResults)));
         this.registerOutputs({
             snapshotId: id,
+            manifestSha256: pinned,
             restoredRevision: this.restoredRevision,
             report: this.report,
         });

@@ -47,20 +47,22 @@ forget_attempt() {
     rm -rf "$ETCD_DATA_DIR/.etcd-dr-restore-$id"
 }
 
+# ETCD_DR_MANIFEST_SHA256 (environment, optional): the sha256 of the manifest Pulumi's prechecks
+# read. Given, prepare takes that manifest or none: a snapshot written again under the same id
+# since the checks is refused here, so no member restores other bytes than the others (review #18).
 # reads: SNAP_REVISION (fetch_and_check), ETCD_DATA_DIR (discover_etcd)
 cmd_restore_prepare() {
-    local id=$1 dir members expected
+    local id=$1 dir members expected pinned=${ETCD_DR_MANIFEST_SHA256:-}
+    [[ -z "$pinned" || "$pinned" =~ ^[0-9a-f]{64}$ ]] ||
+        die "ETCD_DR_MANIFEST_SHA256 '$pinned' is not a sha256 (64 lower-case hex digits); leave it unset to take the manifest the store has"
     dir="$(restore_dir "$id")"
     mkdir -p "$dir"
     chmod 700 "$dir"
     discover_etcd
     require_etcd_tools
-    if [[ "$(on_disk_id)" != "$id" ]]; then
-        forget_attempt "$id"
-    fi
     rm -rf "$dir/download"
     mkdir -p "$dir/download"
-    fetch_and_check "$id" "$dir/download"
+    fetch_and_check "$id" "$dir/download" "$pinned"
     members="$(manifest_members "$dir/download/manifest.json")"
     expected="$(expected_members)"
     [[ "$members" == "$expected" ]] ||
@@ -76,6 +78,10 @@ cmd_restore_prepare() {
         ours="$(apiserver_encryption)"
         [[ "$ours" == unknown || "$ours" == "$theirs" ]] ||
             die "snapshot $id was taken where the apiserver encrypts Secrets at rest with another EncryptionConfiguration ($theirs; this node: $ours); its Secrets could not be read here: give this site's apiservers the primary's --encryption-provider-config file first"
+    fi
+    # Only once the snapshot is known good: a refused one leaves an earlier attempt as it was.
+    if [[ "$(on_disk_id)" != "$id" ]]; then
+        forget_attempt "$id"
     fi
     # apply writes the restored copy beside the current data, after the control plane has stopped;
     # a data volume without room for it is found here, while everything still runs.

@@ -98,18 +98,19 @@ cmd_list() {
     done <<<"$rows"
 }
 
-# fetch_and_check ID DIR: downloads the manifest and objects of ID into DIR and checks them all;
-# leaves DIR/manifest.json, DIR/snapshot.db and DIR/pki.tar, decoded and verified, and nothing
-# else. Dies with one line on the first problem; if the run then fails (here or later in the same
-# command), the decoded files in DIR are removed with it: no plaintext stays behind a refusal.
-# The checks, in order: the manifest is authentic (this site's key) and acceptable
+# fetch_and_check ID DIR [MANIFEST_SHA256]: downloads the manifest and objects of ID into DIR and
+# checks them all; leaves DIR/manifest.json, DIR/snapshot.db and DIR/pki.tar, decoded and verified,
+# and nothing else. Dies with one line on the first problem; if the run then fails (here or later
+# in the same command), the decoded files in DIR are removed with it: no plaintext stays behind a
+# refusal. The checks, in order: the manifest is the one MANIFEST_SHA256 names, when given (what
+# Pulumi's prechecks read); it is authentic (this site's key) and acceptable
 # (manifest_acceptable: cluster, id, not in the future, known object names, sizes capped); each
 # object is downloaded at most at its manifest size and matches its sha256; it decodes within the
 # caps; the database and pki.tar match their plaintext sha256; etcd reads the database at the
 # id's revision.
 # sets: SNAP_REVISION, SNAP_HASH, SNAP_KEYS (snapshot_status of the downloaded database)
 fetch_and_check() {
-    local id=$1 dir=$2 root status=0 manifest="$2/manifest.json"
+    local id=$1 dir=$2 pinned=${3:-} root status=0 manifest="$2/manifest.json"
     root="$(snapshot_root)/$id"
     remove_on_failure "$dir/manifest.json" "$dir/snapshot.db" "$dir/pki.tar"
     store_get "$root/manifest.json" "$manifest" "$STORE_SMALL_BYTES" || status=$?
@@ -118,6 +119,10 @@ fetch_and_check() {
         2) die "snapshot $id does not exist in the store (no committed manifest.json); \`etcd-dr list\` shows the committed ones" ;;
         *) die "cannot read $root/manifest.json from the store ($STORE_ERROR); check ETCD_DR_READ_URL and that its PAR has not expired" ;;
     esac
+    # Before anything else is read from it: the objects it names are the ones that were checked.
+    if [[ -n "$pinned" && "$(sha256 "$manifest")" != "$pinned" ]]; then
+        die "the manifest of snapshot $id in the store (sha256 $(sha256 "$manifest")) is not the one the restore was checked with (sha256 $pinned): the id was written again since; nothing was changed here; run pulumi up again to check the manifest now there, or pick another snapshot"
+    fi
     manifest_acceptable "$manifest" "$id" || die "snapshot $id is refused: $MANIFEST_PROBLEM"
 
     # shellcheck disable=SC2153  # MANIFEST: set by manifest_acceptable (manifest.sh)

@@ -3,7 +3,11 @@
 import * as assert from "assert";
 import { createHash } from "crypto";
 import * as path from "path";
+import * as fs from "fs";
+import * as os from "os";
+import { signManifest } from "../../lib/snapshot";
 import type { PlannedResource } from "../../tools/plan";
+import { Objstore, startObjstore } from "../helpers/objstore";
 import { byName, graph, ofType, runPlan, shippedConfig, writeStacks } from "../helpers/plan";
 
 const ID_A = "20261121T170053Z-r302";
@@ -18,7 +22,7 @@ function existingNodes(prefix: string) {
     ];
 }
 
-function existingStacks(standbyExtra: Record<string, unknown> = {}): string {
+function existingStacks(standbyExtra: Record<string, unknown> = {}, primaryExtra: Record<string, unknown> = {}): string {
     return writeStacks({
         "lab-primary": {
             "etcd-dr:role": "primary",
@@ -29,6 +33,7 @@ function existingStacks(standbyExtra: Record<string, unknown> = {}): string {
             "etcd-dr:topology": { clusterName: "lab" },
             "etcd-dr:cluster": { etcdVersion: "3.4.23" },
             "etcd-dr:backup": { onCalendar: "*:*:0/20", randomizedDelaySec: 1 },
+            ...primaryExtra,
         },
         "lab-standby": {
             "etcd-dr:role": "standby",
@@ -242,6 +247,109 @@ describe("offline plan: the existing platform", function () {
         const lines = result.stderr.trim().split("\n");
         for (const expected of [/nodes\[0\] \(cp1\) has role 'master'; use control-plane or worker/, /storeWriteUrl is not set/, /sshPrivateKey is not set/]) {
             assert.ok(lines.some((l) => expected.test(l)), `${expected} in\n${result.stderr}`);
+        }
+    });
+});
+
+// Review #18: each member downloads the manifest itself, so the prechecks' reading is pinned: every
+// prepare step carries the sha256 of the manifest bytes the prechecks read (the node refuses any
+// other, node/lib/snapshots.sh). Here the plan reaches a snapshot store, the emulator on loopback.
+describe("offline plan: prepare pinned to the manifest the prechecks read (#18)", function () {
+    this.timeout(300_000);
+    const KEY = "plan-pinned-site-key-0123456789abcdefghijklmno";
+    const SNAPSHOT_DIR = `etcd/lab/${ID_A}/`;
+    let work: string;
+    let store: Objstore;
+
+    const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+    /** A whole, authenticated manifest of ID_A as the primary writes it; SOURCE tells two apart. */
+    const manifest = (source: string) => signManifest(`${JSON.stringify({
+        formatVersion: 2, id: ID_A, createdAt: "2026-11-21T17:00:53Z", cluster: "lab", sourceHost: source, members: CONTROL_PLANE,
+        etcdRevision: 302, etcdHash: 1, etcdTotalKeys: 8, etcdVersion: "3.4.23", kubernetesVersion: "1.35.8", compression: "gzip",
+        encryption: "aes-256-cbc-pbkdf2", snapshotSha256: "a".repeat(64), snapshotBytes: 4096, pkiSha256: "d".repeat(64), apiserverEncryption: "none",
+        objects: [{ name: "snapshot.db.gz.enc", size: 2000, sha256: "b".repeat(64) }, { name: "pki.tar.gz.enc", size: 600, sha256: "c".repeat(64) }],
+    }, null, 2)}\n`, KEY);
+    async function put(name: string, body: string): Promise<void> {
+        const response = await fetch(`${store.writeUrl}${SNAPSHOT_DIR}${name}`, { method: "PUT", body });
+        assert.strictEqual(response.status, 200, `PUT ${name}`);
+    }
+    /** The standby planned with restoreSnapshot ID_A, its prechecks reading the store (a new stack dir each time: plans are cached by file). */
+    function planned(flags: string[] = ["--reach-store"], withOutputs = false) {
+        const dir = existingStacks({ "etcd-dr:storeReadUrl": store.readUrl, "etcd-dr:restoreSnapshot": ID_A }, { "etcd-dr:encryptionKey": KEY });
+        const file = path.join(dir, "Pulumi.lab-standby.yaml");
+        const result = runPlan("lab-standby", file, true, flags);
+        assert.strictEqual(result.status, 0, result.stderr);
+        const outputs = withOutputs ? runPlan("lab-standby", file, false, [...flags, "--outputs"]) : undefined;
+        assert.strictEqual(outputs?.status ?? 0, 0, outputs?.stderr);
+        return {
+            steps: (JSON.parse(result.stdout) as PlannedResource[]).filter((r) => r.parent === "lab-standby-restore"),
+            restore: outputs && (JSON.parse(outputs.stdout) as { restore?: { snapshotId: string; manifestSha256?: string } }).restore,
+            stderr: result.stderr,
+        };
+    }
+    const prepares = (steps: PlannedResource[]) => steps.filter((s) => s.name.includes("-restore-prepare-"));
+    const others = (steps: PlannedResource[]) => steps.filter((s) => !s.name.includes("-restore-prepare-"));
+
+    before(async () => {
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-plan-store-"));
+        store = await startObjstore(work, "etcd/lab/");
+        await put("snapshot.db.gz.enc", "x".repeat(2000));
+        await put("pki.tar.gz.enc", "x".repeat(600));
+        await put("manifest.json", manifest("cp1"));
+    });
+
+    after(() => {
+        store?.stop();
+        if (work) fs.rmSync(work, { recursive: true, force: true });
+    });
+
+    it("gives every member's prepare the digest of the manifest the prechecks read, and no other step", () => {
+        const { steps, restore, stderr } = planned(["--reach-store"], true);
+        assert.doesNotMatch(stderr, /prechecks not run/);
+        const digest = sha256(manifest("cp1"));
+        assert.deepStrictEqual(prepares(steps).map((s) => s.name), CONTROL_PLANE.map((n) => `lab-standby-restore-prepare-${n}`));
+        for (const step of prepares(steps)) {
+            assert.ok(String(step.inputs.create).includes(`ETCD_DR_MANIFEST_SHA256=${digest} etcd-dr restore prepare ${ID_A}\n`), `${step.name}: ${String(step.inputs.create)}`);
+        }
+        for (const step of others(steps)) assert.doesNotMatch(String(step.inputs.create), /ETCD_DR_MANIFEST_SHA256/, step.name);
+        assert.deepStrictEqual(restore && { snapshotId: restore.snapshotId, manifestSha256: restore.manifestSha256 }, { snapshotId: ID_A, manifestSha256: digest },
+            "the stack's restore output records the pin, for the next update");
+    });
+
+    it("shows another manifest under the same id as a change of the prepare steps, and of nothing else", async () => {
+        const first = planned().steps;
+        await put("manifest.json", manifest("cp2"));
+        try {
+            const second = planned().steps;
+            assert.deepStrictEqual(second.map((s) => s.name), first.map((s) => s.name));
+            for (const [i, step] of second.entries()) {
+                if (step.name.includes("-restore-prepare-")) {
+                    assert.notDeepStrictEqual(step.inputs, first[i].inputs, `${step.name} must change`);
+                    assert.ok(String(step.inputs.create).includes(`ETCD_DR_MANIFEST_SHA256=${sha256(manifest("cp2"))} `), step.name);
+                } else {
+                    assert.deepStrictEqual(step.inputs, first[i].inputs, `${step.name} must not change`);
+                }
+            }
+        } finally {
+            await put("manifest.json", manifest("cp1"));
+        }
+    });
+
+    it("keeps the pin the stack restored with once the id is restored (no prechecks then), and none offline", async () => {
+        const digest = sha256(manifest("cp1"));
+        await put("manifest.json", manifest("cp3"));
+        try {
+            const restored = planned(["--reach-store", "--last-restore", ID_A, "--last-restore-manifest", digest]);
+            assert.match(restored.stderr, /prechecks skipped: this stack's last update restored/);
+            for (const step of prepares(restored.steps)) assert.ok(String(step.inputs.create).includes(`ETCD_DR_MANIFEST_SHA256=${digest} `), step.name);
+        } finally {
+            await put("manifest.json", manifest("cp1"));
+        }
+        const offline = planned([]);
+        assert.match(offline.stderr, /prechecks not run in the offline plan/);
+        for (const step of prepares(offline.steps)) {
+            assert.doesNotMatch(String(step.inputs.create), /ETCD_DR_MANIFEST_SHA256/, step.name);
+            assert.ok(String(step.inputs.create).includes(`\netcd-dr restore prepare ${ID_A}\n`), step.name);
         }
     });
 });

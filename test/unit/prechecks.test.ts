@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import { createHash } from "crypto";
 import { HttpResult, PrecheckInput, runPrechecks } from "../../lib/prechecks";
 import { signManifest } from "../../lib/snapshot";
 import { sampleManifest } from "./snapshot.test";
@@ -85,6 +86,19 @@ describe("restore prechecks", () => {
 
         it("pass for a manifest the key authenticates", async () => {
             assert.deepStrictEqual(await problemsOf(input({ encryptionKey: KEY }, signed())), []);
+        });
+
+        // Review #18: what every member's prepare is pinned to: the bytes read here, not a re-encoding.
+        it("give the sha256 of the manifest's bytes as they came, for the prepare steps", async () => {
+            const answer = signed();
+            const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(answer.body)]);
+            const result = await runPrechecks(input({ encryptionKey: KEY }, { ...answer, bytes }));
+            assert.deepStrictEqual(result.problems, []);
+            assert.strictEqual(result.manifestSha256, createHash("sha256").update(bytes).digest("hex"));
+            const decodedOnly = await runPrechecks(input({ encryptionKey: KEY }, answer));
+            assert.strictEqual(decodedOnly.manifestSha256, createHash("sha256").update(answer.body).digest("hex"));
+            assert.strictEqual((await runPrechecks(input({ encryptionKey: KEY }, signed((m) => { m.etcdVersion = "3.5.15"; })))).manifestSha256, undefined,
+                "no digest for a refused manifest");
         });
 
         const refusals: [string, () => PrecheckInput, RegExp][] = [

@@ -12,7 +12,7 @@
 // ETCD_DR_TOOLKIT=<file> runs these tests against another build of the toolkit.
 import * as assert from "assert";
 import { execFileSync, spawnSync } from "child_process";
-import { randomBytes } from "crypto";
+import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -357,6 +357,65 @@ describe("the toolkit's restore phases on a fake node (real store, stubbed etcd,
                 assert.strictEqual(standbyState(), before, "the standby changed");
             });
         }
+
+        // Review #18: the prechecks read the manifest once, and every member's prepare is given its
+        // sha256; an id written again in between (the write PAR can overwrite) is refused on each.
+        describe("a manifest pinned by its digest (ETCD_DR_MANIFEST_SHA256, what the prechecks read)", () => {
+            const digest = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+            const rewritten = (manifest: string) => manifest.replace(/"sourceHost": "[^"]*"/, '"sourceHost": "cp9"');
+
+            it("takes the manifest with that digest", async () => {
+                const id = await plantCopy((_o, m) => m, SITE_KEY);
+                const pinned = digest(await getObject(id, "manifest.json"));
+                const out = ok(node, "prepare", id, { ETCD_DR_MANIFEST_SHA256: pinned });
+                assert.match(out, new RegExp(`^prepared snapshot ${id} on cp1: revision 400`, "m"));
+            });
+
+            it("refuses the id written again since, with one ERROR line, before changing anything", async () => {
+                const id = await plantCopy((_o, m) => m, SITE_KEY);
+                const checked = digest(await getObject(id, "manifest.json"));
+                // A whole, authentic snapshot under the same id, as the primary (or a second upload) writes it.
+                const again = signManifest(rewritten((await getObject(id, "manifest.json")).toString().replace(/^ {2}"hmacSha256": .*\n/m, "")), SITE_KEY);
+                assert.strictEqual((await fetch(objectUrl(store.writeUrl, id, "manifest.json"), { method: "PUT", body: again })).status, 200);
+                const now = digest(Buffer.from(again));
+                assert.notStrictEqual(now, checked);
+                const before = standbyState();
+                const run = phase(node, "prepare", id, { ETCD_DR_MANIFEST_SHA256: checked });
+                assert.notStrictEqual(run.status, 0, describeRun(run));
+                assert.strictEqual(lastLine(run.stderr),
+                    `etcd-dr: ERROR: the manifest of snapshot ${id} in the store (sha256 ${now}) is not the one the restore was checked with (sha256 ${checked}): the id was written again since; nothing was changed here; run pulumi up again to check the manifest now there, or pick another snapshot`);
+                assert.strictEqual(errorLines(run.stderr).length, 1, describeRun(run));
+                assert.deepStrictEqual(filesUnder(restoreDir(node, id)), [], "nothing of the snapshot stays on the node");
+                assert.match(lastLine(phase(node, "stop", id).stderr), /is not prepared on this node/);
+                assert.strictEqual(standbyState(), before, "the standby changed");
+                // Pinned to what is there now, and by hand without a digest, the same id prepares.
+                ok(node, "prepare", id, { ETCD_DR_MANIFEST_SHA256: now });
+                ok(node, "prepare", id);
+            });
+
+            it("leaves an earlier restore of the same id as it was when it refuses (its markers, its rollback copy)", async () => {
+                const id = await plantCopy((_o, m) => m, SITE_KEY);
+                const checked = digest(await getObject(id, "manifest.json"));
+                const earlier = makeNode("pinned-earlier");
+                chain(earlier, id, ["prepare", "stop", "apply", "start"]);
+                chain(earlier, snapshots.B.id, ["prepare", "stop", "apply", "start"]);
+                const again = signManifest(rewritten((await getObject(id, "manifest.json")).toString().replace(/^ {2}"hmacSha256": .*\n/m, "")), SITE_KEY);
+                assert.strictEqual((await fetch(objectUrl(store.writeUrl, id, "manifest.json"), { method: "PUT", body: again })).status, 200);
+                const kept = () => [fs.readdirSync(earlier.data).sort().join(","), filesUnder(restoreDir(earlier, id)).join(",")].join("\n");
+                const before = kept();
+                assert.match(before, new RegExp(`\\.etcd-dr-before-${id}(,|$)`, "m"));
+                const run = phase(earlier, "prepare", id, { ETCD_DR_MANIFEST_SHA256: checked });
+                assert.match(lastLine(run.stderr), /is not the one the restore was checked with/);
+                assert.strictEqual(kept(), before);
+            });
+
+            it("refuses a digest that is not a sha256, with one line", () => {
+                const run = phase(node, "prepare", snapshots.A.id, { ETCD_DR_MANIFEST_SHA256: "abc" });
+                assert.notStrictEqual(run.status, 0, describeRun(run));
+                assert.strictEqual(lastLine(run.stderr), "etcd-dr: ERROR: ETCD_DR_MANIFEST_SHA256 'abc' is not a sha256 (64 lower-case hex digits); leave it unset to take the manifest the store has");
+                assert.strictEqual(errorLines(run.stderr).length, 1);
+            });
+        });
     });
 
     describe("the store unreachable during prepare", () => {
