@@ -19,6 +19,7 @@ import { parseSnapshotId } from "../lib/snapshot";
 import { dumpOf, expectedDump, loadDataSet, makeDataSet, membership } from "./dataset";
 import { KubeVerified, makeKubeDataSet, verifyKubeStandby, writeKubeDataSet } from "./k8sDataset";
 import { LabAccess, waitFor } from "./lab";
+import { checkRestoredRange, PodRangeSkew, skewPodRange } from "./podRanges";
 import { checkSite, SiteChecked } from "./siteCheck";
 import { hostNames, labClusterConfig, labFromStacks, LabTopology, parseTopology, readSupply, STACKS, writeLabStacks } from "./labStacks";
 import { engineEnv, Pulumi, ROOT } from "./pulumiCli";
@@ -45,6 +46,8 @@ export interface DrillSummary {
     kubernetes: { first: KubeVerified; second: KubeVerified };
     /** Each site as built, before any DR step: nodes Ready, kube-system running, the OCI image's behaviour. */
     sites: { primary: SiteChecked; standby: SiteChecked };
+    /** The standby's worker made to run another pod range than the primary's node of that name. */
+    podRangeSkew: PodRangeSkew | null;
     topology: string;
     setupSeconds: { engine: number; supply: number; cloud: number; primary: number; standby: number };
     driftPreview: "no changes";
@@ -164,6 +167,13 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     if (parity.length > 0) throw new Error(`the sites' kubeadm ClusterConfiguration differs: ${parity.join("; ")}`);
     log("the program read both sites' kubeadm-config through the Kubernetes API: equal");
     const lab = new LabAccess(labFromStacks(pulumi));
+    const skewed = names.workers.at(-1);
+    let podRangeSkew: PodRangeSkew | null = null;
+    if (skewed) {
+        log(`standby: ${skewed} registers again under another pod range than the primary's ${skewed}, as when a site's nodes register in another order`);
+        podRangeSkew = await skewPodRange(lab, "standby", skewed, "primary");
+        log(`standby: ${skewed} runs ${podRangeSkew.after} (was ${podRangeSkew.before}); the primary's ${skewed} has ${podRangeSkew.other}, which each failover must give it`);
+    }
     const sites = { primary: await checkSite(lab, "primary"), standby: await checkSite(lab, "standby") };
     for (const site of ["primary", "standby"] as const) {
         log(`${site}: nodes ${sites[site].nodesReady.join(" ")} Ready, ${sites[site].kubeSystemPods} kube-system pods Running; `
@@ -185,6 +195,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     verifyStandby(lab, expectedFirst, names.controlPlane);
     log(`standby restored from ${firstId}: ${expectedFirst.keys} keys verified in ${one.rtoSeconds}s; kube-system/etcd-dr-status records it`);
     const kubeFirst = await verifyKubeStandby(lab, kubeSets, kubeWritten);
+    if (podRangeSkew) checkRestoredRange(lab, "standby", podRangeSkew);
     log(`standby cluster: ${kubeFirst.objectsVerified} objects with the primary's UIDs, ${kubeFirst.tokensAccepted} primary tokens accepted, `
         + `nodes ${kubeFirst.nodesReady.join(" ")} Ready, ${kubeFirst.podsRunning} drill pods Running`);
 
@@ -206,6 +217,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     verifyStandby(lab, expectedSecond, names.controlPlane);
     log(`standby restored from ${secondId}: ${expectedSecond.keys} keys verified; ${replaced.length} restore steps replaced`);
     const kubeSecond = await verifyKubeStandby(lab, kubeSets, kubeWritten);
+    if (podRangeSkew) checkRestoredRange(lab, "standby", podRangeSkew);
     log(`standby cluster: ${kubeSecond.objectsVerified} objects, ${kubeSecond.tokensAccepted} tokens, ${kubeSecond.podsRunning} drill pods Running`);
 
     log("pulumi preview --refresh --run-program --expect-no-changes on both stacks");
@@ -223,6 +235,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
         chainReplaced: replaced.length,
         kubernetes: { first: kubeFirst, second: kubeSecond },
         sites,
+        podRangeSkew,
         topology,
         setupSeconds: { engine: engineSeconds, supply: supplySeconds, cloud: cloudSeconds, primary: primarySeconds, standby: standbySeconds },
         driftPreview: "no changes",
