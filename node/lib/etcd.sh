@@ -87,6 +87,78 @@ is_leader() {
     [[ -n "$member" && "$member" == "$leader" ]]
 }
 
+# members_hashkv REV: etcd's hash of the keys up to revision REV on every member (`etcdctl endpoint
+# hashkv --cluster --rev`), one "member<TAB>hash<TAB>compact revision<TAB>hash revision" line each,
+# by member name (a client URL no member lists stays as it is). Fails, with etcdctl's reason on
+# stderr, when a member cannot answer: one that has not reached REV yet, or has compacted past it.
+# reads: ETCD_ENDPOINT and the certificates (discover_etcd)
+members_hashkv() {
+    local rev=$1 json list name urls url record endpoint hash compact hashed
+    json="$(etcdctl_local endpoint hashkv --cluster --rev="$rev" -w json)" || return 1
+    # `member list`: "ID, status, name, peer URLs, client URLs, is learner"; the URLs comma-joined.
+    list="$(etcdctl_local member list)" || return 1
+    local -A name_of=()
+    while IFS=$'\t' read -r name urls; do
+        for url in ${urls//,/ }; do name_of["$url"]=$name; done
+    done < <(awk -F', ' '{ print $3 "\t" $5 }' <<<"$list")
+    # -w json: [{"Endpoint":"https://...","HashKV":{"header":{...},"hash":N,"compact_revision":N,"hash_revision":N}},...]
+    # on one line; a field that is 0 is left out (protobuf's omitempty).
+    while IFS= read -r record; do
+        [[ "$record" =~ ^\{\"Endpoint\":\"([^\"]+)\" ]] || continue
+        endpoint=${BASH_REMATCH[1]} hash=0 compact=0 hashed=0
+        [[ "$record" =~ \"hash\":([0-9]+) ]] && hash=${BASH_REMATCH[1]}
+        [[ "$record" =~ \"compact_revision\":([0-9]+) ]] && compact=${BASH_REMATCH[1]}
+        [[ "$record" =~ \"hash_revision\":([0-9]+) ]] && hashed=${BASH_REMATCH[1]}
+        printf '%s\t%s\t%s\t%s\n' "${name_of[$endpoint]:-$endpoint}" "$hash" "$compact" "$hashed"
+    done <<<"${json//'{"Endpoint":'/$'\n{"Endpoint":'}"
+}
+
+# hashkv_agreement TABLE EXPECTED: reads members_hashkv's lines and this site's members (sorted,
+# comma-separated), and prints one verdict line:
+#   same HASH         every member answered, at one compact revision, with HASH;
+#   wait WHY          not comparable yet (a member missing, a compaction under way): ask again;
+#   differ WHAT       the members hold different data: WHAT names each one's hash and who differs.
+hashkv_agreement() {
+    local table=$1 expected=$2 name hash compact hashed answered compacts hashes
+    local -A by_hash=()
+    # A member with two client URLs answers twice: once each.
+    table="$(awk -F'\t' 'NF == 4 && !seen[$1]++' <<<"$table")"
+    answered="$(cut -f1 <<<"$table" | sort | paste -sd, -)"
+    [[ "$answered" == "$expected" ]] || { echo "wait etcd's hash came from ${answered:-no member}, the members are $expected"; return 0; }
+    compacts="$(cut -f3,4 <<<"$table" | sort -u | wc -l)"
+    # Compaction changes what a hash covers: only hashes over one history compare.
+    ((compacts == 1)) || { echo "wait the members hashed at different compact revisions (a compaction is under way)"; return 0; }
+    local listing=""
+    while IFS=$'\t' read -r name hash compact hashed; do
+        by_hash[$hash]+="${by_hash[$hash]:+,}$name"
+        listing+="${listing:+, }$name $hash"
+    done < <(sort <<<"$table")
+    hashes=${#by_hash[@]}
+    if ((hashes == 1)); then
+        echo "same ${!by_hash[*]}"
+        return 0
+    fi
+    # The members most of them agree with, if one hash is held by more members than any other.
+    local most="" top=0 tied=false members count
+    for hash in "${!by_hash[@]}"; do
+        members=${by_hash[$hash]}
+        count=$(($(tr -cd , <<<"$members" | wc -c) + 1))
+        if ((count > top)); then
+            top=$count most=$members tied=false
+        elif ((count == top)); then
+            tied=true
+        fi
+    done
+    if $tied; then
+        echo "differ $listing; no hash is held by more members than any other"
+    else
+        local others verb=differs
+        others="$(tr ',' '\n' <<<"$expected" | grep -vxF -f <(tr ',' '\n' <<<"$most") | paste -sd, -)"
+        [[ "$others" != *,* ]] || verb=differ
+        echo "differ $listing; $others $verb from $most"
+    fi
+}
+
 # snapshot_status FILE: etcd's snapshot status of a database file; fails unless it has a revision.
 # sets: SNAP_REVISION, SNAP_HASH, SNAP_KEYS (read by write_manifest, record_backup and the commands' reports)
 snapshot_status() {

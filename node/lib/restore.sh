@@ -347,9 +347,12 @@ lease_taken_since() {
     [[ -n "$acquired" ]] && (($(date -u -d "$acquired" +%s) >= since))
 }
 
+# Every member must hold the same data: etcd's hash of the keys up to one revision (endpoint
+# hashkv --rev, the revision this member serves) compared across members. Members restored from
+# different bytes under one id, or a member whose apply did not land, differ there (review #4, #18).
 # reads: ETCD_ENDPOINT and the certificates (discover_etcd)
 cmd_restore_verify() {
-    local id=$1 dir expected deadline health members peers revision want problem="" since lease
+    local id=$1 dir expected deadline health members peers revision want problem="" since lease hashes verdict hashkv=""
     dir="$(restore_dir "$id")"
     [[ -f "$dir/manifest.json" ]] || die "snapshot $id was never prepared on this node"
     discover_etcd
@@ -372,6 +375,15 @@ cmd_restore_verify() {
                 problem="revision $revision is below the snapshot's $want"
             elif ! apiserver_ready; then
                 problem="the apiserver's /readyz on $(hostname -s) is not ok"
+            # Last: it reads every key on every member, once the rest holds.
+            elif ! hashes="$(members_hashkv "$revision" 2>&1)"; then
+                problem="not every member gave etcd's hash of the keys at revision $revision: $(tail -n1 <<<"$hashes")"
+            elif verdict="$(hashkv_agreement "$hashes" "$expected")"; [[ "$verdict" == differ\ * ]]; then
+                # One revision, one history: no wait makes these agree.
+                die "restore of $id does not verify: the members hold different data at revision $revision (etcdctl endpoint hashkv: ${verdict#differ }); restore again under a new snapshot id, which every member prepares from one manifest"
+            elif [[ "$verdict" != same\ * ]]; then
+                problem="${verdict#wait }"
+                [[ -n "$problem" ]] || problem="the members' hashes at revision $revision could not be compared"
             fi
         fi
         [[ -z "$problem" ]] && break
@@ -383,9 +395,10 @@ cmd_restore_verify() {
         wait_until $((deadline > SECONDS ? deadline - SECONDS : 1)) lease_taken_since "$lease" "$since" ||
             die "restore of $id: the $lease lease is still the primary's after ${ETCD_DR_VERIFY_TIMEOUT}s; see \`kubectl -n kube-system get lease $lease -o yaml\`"
     done
-    printf '{"id": "%s", "revision": %s, "verifiedAt": "%s", "members": "%s"}\n' \
-        "$id" "$revision" "$(now_utc)" "$members" | write_atomically "$ETCD_DR_STATE_DIR/restore-last.json"
-    echo "verified snapshot $id: members $members healthy, revision $revision (snapshot $want), apiserver ready, controller-manager and scheduler leading"
+    hashkv="${verdict#same }"
+    printf '{"id": "%s", "revision": %s, "verifiedAt": "%s", "members": "%s", "hashKv": %s}\n' \
+        "$id" "$revision" "$(now_utc)" "$members" "$hashkv" | write_atomically "$ETCD_DR_STATE_DIR/restore-last.json"
+    echo "verified snapshot $id: members $members healthy and equal (hashkv $hashkv at revision $revision), revision $revision (snapshot $want), apiserver ready, controller-manager and scheduler leading"
     # For Pulumi: the machine-readable form of the same facts (lib/nodeReport.ts parses it).
     report_result verify "\"revision\":${revision},\"members\":[\"${members//,/\",\"}\"]"
 }

@@ -616,6 +616,60 @@ describe("the toolkit's restore phases on a fake node (real store, stubbed etcd,
         });
     });
 
+    // Review #4, #18: a member restored from other bytes, or whose apply never landed, is healthy,
+    // named right and past the snapshot's revision; only its data tells it apart.
+    describe("verify compares etcd's hash of the keys across the members (#4, #18)", () => {
+        const MEMBERS = { FAKE_MEMBERS: "cp1 cp2 cp3" };
+        let three: { id: string; db: Buffer };
+        let node: Node;
+
+        before(() => {
+            const primary = makeNode("primary-three", { saKey: "PRIMARY-SA-KEY\n", extra: ["ETCD_DR_MEMBERS=cp1,cp2,cp3"] });
+            fs.writeFileSync(path.join(primary.pki, "sa.pub"), "PRIMARY-SA-PUB\n");
+            const db = Buffer.from("REV=800\nthe primary's data, three members\n");
+            fs.writeFileSync(path.join(work, "three.db"), db);
+            const run = etcdDr(primary, ["backup"], { FAKE_DB: path.join(work, "three.db"), ...MEMBERS });
+            assert.strictEqual(run.status, 0, describeRun(run));
+            three = { id: run.stdout.trim(), db };
+            node = makeNode("hashkv", { extra: ["ETCD_DR_MEMBERS=cp1,cp2,cp3"] });
+            for (const name of ["prepare", "stop", "apply", "start"] as const) ok(node, name, three.id, MEMBERS);
+        });
+
+        it("passes when every member has the same hash at the revision this member serves, and records it", () => {
+            const out = ok(node, "verify", three.id, MEMBERS);
+            assert.match(out, /^verified snapshot \S+: members cp1,cp2,cp3 healthy and equal \(hashkv \d+ at revision 1000000800\)/m);
+            const last = JSON.parse(read(path.join(node.state, "restore-last.json"))) as { id: string; revision: number; hashKv: number };
+            assert.strictEqual(last.id, three.id);
+            assert.strictEqual(last.revision, 1_000_000_800);
+            assert.ok(Number.isInteger(last.hashKv) && last.hashKv > 0, JSON.stringify(last));
+        });
+
+        const differing: [string, string, string][] = [
+            ["cp3 holds other data", "cp3=4242", "cp3 differs from cp1,cp2"],
+            ["cp2 and cp3 each hold data of their own", "cp2=17 cp3=4242", "no hash is held by more members than any other"],
+        ];
+        for (const [what, hashes, who] of differing) {
+            it(`fails at once, with one ERROR line naming the members, when ${what}`, () => {
+                fs.rmSync(path.join(node.state, "restore-last.json"), { force: true });
+                const started = Date.now();
+                const run = phase(node, "verify", three.id, { ...MEMBERS, FAKE_HASHKV: hashes });
+                assert.notStrictEqual(run.status, 0, describeRun(run));
+                assert.strictEqual(errorLines(run.stderr).length, 1, describeRun(run));
+                assert.match(lastLine(run.stderr), new RegExp(`^etcd-dr: ERROR: restore of ${three.id} does not verify: the members hold different data at revision 1000000800 \\(etcdctl endpoint hashkv: cp1 \\d+, cp2 \\d+, cp3 \\d+; ${who}\\); restore again under a new snapshot id`));
+                for (const pair of hashes.split(" ")) assert.ok(lastLine(run.stderr).includes(pair.replace("=", " ")), pair);
+                assert.ok(Date.now() - started < 8000, "no wait for what no wait changes (ETCD_DR_VERIFY_TIMEOUT is 10 s)");
+                assert.ok(!fs.existsSync(path.join(node.state, "restore-last.json")), "a restore that does not verify is not recorded as verified");
+            });
+        }
+
+        it("waits for a member that gives no hash, then fails with etcdctl's reason (ETCD_DR_VERIFY_TIMEOUT)", () => {
+            const run = phase(node, "verify", three.id, { ...MEMBERS, FAKE_HASHKV: "cp3=-" });
+            assert.notStrictEqual(run.status, 0, describeRun(run));
+            assert.strictEqual(errorLines(run.stderr).length, 1, describeRun(run));
+            assert.strictEqual(lastLine(run.stderr), `etcd-dr: ERROR: restore of ${three.id} does not verify after 10s: not every member gave etcd's hash of the keys at revision 1000000800: Failed to get the hash of endpoint https://cp3:2379 (context deadline exceeded)`);
+        });
+    });
+
     describe("reconcile (#15)", () => {
         it("fails with one ERROR line, and rolls nothing, when the workloads cannot be listed; the next run rolls them", () => {
             const node = makeNode("reconcile");
