@@ -101,7 +101,8 @@ function repair(inputs: StateInputs): void {
     if (inputs.timer === "enabled active") {
         sshRun(inputs, "etcd-dr install-timer >/dev/null");
     } else {
-        sshRun(inputs, `if [ -f ${REMOTE_TIMER} ]; then etcd-dr remove-timer >/dev/null; fi`);
+        // --force: the program wants no timer here, whichever install left one (node/lib/timer.sh).
+        sshRun(inputs, `if [ -f ${REMOTE_TIMER} ]; then etcd-dr remove-timer --force >/dev/null; fi`);
     }
 }
 

@@ -67,10 +67,11 @@ describe("offline plan: backups and restores", function () {
         for (const timer of timers) {
             const node = timer.name.split("-")[2];
             assert.deepStrictEqual(timer.dependsOn, [...ready("primary", node), `primary-toolkit-${node}-toolkit`, `primary-toolkit-${node}-settings`, `primary-toolkit-${node}-key`]);
-            assert.strictEqual(timer.inputs.create, "sudo -n /bin/bash -c 'etcd-dr install-timer'");
-            assert.strictEqual(timer.inputs.delete, "sudo -n /bin/bash -c 'etcd-dr remove-timer'");
-            // The triggers hold the settings' digest, a secret like the settings: the whole list prints as one.
+            // The triggers hold the settings' digest, a secret like the settings: the whole list prints as
+            // one; so do create and delete, which name an owner derived from it (checked with the secrets below).
             assert.strictEqual(timer.inputs.triggers, "[secret]");
+            assert.strictEqual(timer.inputs.create, "[secret]");
+            assert.strictEqual(timer.inputs.delete, "[secret]");
         }
         assert.strictEqual(ofType(standby, "etcd-dr:dr:BackupSchedule").length, 0);
         for (const [stack, resources] of [["primary", primary], ["standby", standby]] as const) {
@@ -108,13 +109,36 @@ describe("offline plan: backups and restores", function () {
         }
     });
 
+    // Review #29, the timer's turn: deleting first left a node with no timer, and no backups,
+    // whenever the new install then failed.
+    it("replaces a backup timer by installing the new one first; the old one's delete names its own owner, so it leaves the new timer", () => {
+        const timers = (resources: PlannedResource[]) => ofType(resources, "remote:Command").filter((r) => r.parent === "primary-backup");
+        const owners = (resources: PlannedResource[]) => timers(resources).map((timer) => {
+            assert.notStrictEqual(timer.options.deleteBeforeReplace, true, `${timer.name} must not delete before it replaces`);
+            const owner = /^sudo -n \/bin\/bash -c 'etcd-dr install-timer --owner ([0-9a-f]{64})'$/.exec(String(timer.inputs.create))?.[1];
+            assert.ok(owner, `${timer.name}: ${String(timer.inputs.create)}`);
+            assert.strictEqual(timer.inputs.delete, `sudo -n /bin/bash -c 'etcd-dr remove-timer --owner ${owner}'`, timer.name);
+            const [toolkit, settings] = timer.inputs.triggers as string[];
+            assert.strictEqual(owner, createHash("sha256").update(`backup-timer\n${toolkit}\n${settings}`).digest("hex"), `${timer.name}: the owner follows the triggers`);
+            return owner;
+        });
+        const now = owners(graph("primary", undefined, ["--show-secrets"]));
+        assert.strictEqual(now.length, CONTROL_PLANE.length);
+        const rescheduled = writeStacks({ primary: { ...shippedConfig("primary"), "etcd-dr:backup": { onCalendar: "*:0/5", randomizedDelaySec: 30 } } });
+        const next = owners(graph("primary", path.join(rescheduled, "Pulumi.primary.yaml"), ["--show-secrets"]));
+        for (const [i, owner] of next.entries()) assert.notStrictEqual(owner, now[i], "a replacement's install and the old delete name different owners");
+    });
+
     it("runs every command on an OCI node as root through sudo, after the node's bootstrap (F01, F06)", () => {
         for (const stack of ["primary", "standby"] as const) {
             const resources = graph(stack, path.join(shippedWithRestore(ID_A), `Pulumi.${stack}.yaml`));
             const commands = ofType(resources, "remote:Command");
             assert.ok(commands.length > 10);
             for (const command of commands) {
-                assert.match(String(command.inputs.create), /^sudo -n \/bin\/bash -c '/, `${command.name} must run through sudo as ubuntu`);
+                // A backup timer's create names an owner derived from the settings' digest (checked with the secrets above).
+                if (command.inputs.create !== "[secret]" || command.parent !== `${stack}-backup`) {
+                    assert.match(String(command.inputs.create), /^sudo -n \/bin\/bash -c '/, `${command.name} must run through sudo as ubuntu`);
+                }
                 // A toolkit file's delete names its content's digest, a secret where the content is one (checked with the secrets above).
                 if (command.inputs.delete && command.inputs.delete !== "[secret]") assert.match(String(command.inputs.delete), /^sudo -n \/bin\/bash -c '/, command.name);
                 // The admin kubeconfig is read from the first control-plane node.
