@@ -7,7 +7,7 @@ import {
     median,
     MIB,
     parseChildren,
-    parseTimeMaxRss,
+    parseGnuTime,
     parseVmRss,
     ratio,
     treePeaks,
@@ -48,9 +48,9 @@ describe("bench: the runner and its helpers", () => {
         assert.strictEqual(parseVmRss("Name:\tzombie\nState:\tZ (zombie)\n"), null);
         assert.deepStrictEqual(parseChildren("123 456 \n"), [123, 456]);
         assert.deepStrictEqual(parseChildren(""), []);
-        assert.strictEqual(parseTimeMaxRss("301234\n"), 301234 * 1024);
-        assert.strictEqual(parseTimeMaxRss("Command exited with non-zero status 1\n5120\n"), 5120 * 1024);
-        assert.strictEqual(parseTimeMaxRss(""), null);
+        assert.deepStrictEqual(parseGnuTime("301234 4.31 0.78\n"), { maxRssBytes: 301234 * 1024, cpuSeconds: 5.09 });
+        assert.deepStrictEqual(parseGnuTime("Command exited with non-zero status 1\n5120 0.00 0.01\n"), { maxRssBytes: 5120 * 1024, cpuSeconds: 0.01 });
+        assert.strictEqual(parseGnuTime(""), null);
     });
 
     it("peaks the tree's sum sample by sample, not the sum of each process's peak", () => {
@@ -73,6 +73,7 @@ describe("bench: the runner and its helpers", () => {
         const run = await measureCommand("bash", ["-c", `node -e '${hold}' & node -e '${hold}' & wait; exit 3`], { cwd: process.cwd(), env: process.env, intervalMs: 20 });
         assert.strictEqual(run.status, 3, "the command's own exit status");
         assert.ok(run.seconds >= 1.5, `wall time ${run.seconds}`);
+        if (run.cpuSeconds !== null) assert.ok(run.cpuSeconds > 0 && run.cpuSeconds < run.seconds * 2, `cpu ${run.cpuSeconds} s`);
         assert.ok(run.peakTreeBytes >= 160 * MIB, `tree peak ${run.peakTreeBytes / MIB} MiB`);
         assert.ok((run.peakByCommand.node ?? 0) >= 160 * MIB, `both node processes: ${JSON.stringify(run.peakByCommand)}`);
         if (run.largestProcessBytes !== null) {

@@ -99,10 +99,10 @@ export function parseChildren(text: string): number[] {
     return text.split(/\s+/).filter(Boolean).map(Number);
 }
 
-/** GNU time's `-f %M` output (the last line: maximum resident set size in KiB), in bytes. */
-export function parseTimeMaxRss(text: string): number | null {
-    const last = text.trim().split("\n").pop() ?? "";
-    return /^\d+$/.test(last) ? Number(last) * 1024 : null;
+/** GNU time's `-f "%M %U %S"` line (the last: a failed command's status line comes first), in bytes and seconds. */
+export function parseGnuTime(text: string): { maxRssBytes: number; cpuSeconds: number } | null {
+    const match = /^(\d+) (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)$/.exec(text.trim().split("\n").pop() ?? "");
+    return match ? { maxRssBytes: Number(match[1]) * 1024, cpuSeconds: round(Number(match[2]) + Number(match[3]), 2) } : null;
 }
 
 /** One sample of a process tree: each process's command name and resident bytes. */
@@ -174,6 +174,11 @@ export interface CommandRun {
     peakTreeBytes: number;
     /** GNU time's %M: the largest single process's exact peak (null without /usr/bin/time). */
     largestProcessBytes: number | null;
+    /**
+     * User + system CPU time of the command and every descendant it waited for (GNU time's %U + %S;
+     * null without it): what a busy machine stretches the wall time from.
+     */
+    cpuSeconds: number | null;
     /** Each command name's own sampled peak, e.g. {pulumi: ..., node: ...}. */
     peakByCommand: Record<string, number>;
     stdout: string;
@@ -204,7 +209,7 @@ export function measureCommand(command: string, args: string[], options: Command
     const interval = options.intervalMs ?? 50;
     const timed = fs.existsSync(GNU_TIME);
     const timeFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-bench-time-")), "maxrss");
-    const [file, argv] = timed ? [GNU_TIME, ["-f", "%M", "-o", timeFile, command, ...args]] : [command, args];
+    const [file, argv] = timed ? [GNU_TIME, ["-f", "%M %U %S", "-o", timeFile, command, ...args]] : [command, args];
     return new Promise((resolve, reject) => {
         const started = performance.now();
         // Its own process group, so that a timeout ends the whole tree.
@@ -231,7 +236,8 @@ export function measureCommand(command: string, args: string[], options: Command
             const seconds = (performance.now() - started) / 1000;
             clearInterval(sampler);
             clearTimeout(timeout);
-            const largest = timed ? parseTimeMaxRss(readOr(timeFile) ?? "") : null;
+            const gnuTime = timed ? parseGnuTime(readOr(timeFile) ?? "") : null;
+            const largest = gnuTime ? gnuTime.maxRssBytes : null;
             fs.rmSync(path.dirname(timeFile), { recursive: true, force: true });
             const peaks = treePeaks(samples);
             resolve({
@@ -239,6 +245,7 @@ export function measureCommand(command: string, args: string[], options: Command
                 seconds,
                 peakTreeBytes: Math.max(peaks.total, largest ?? 0),
                 largestProcessBytes: largest,
+                cpuSeconds: gnuTime ? gnuTime.cpuSeconds : null,
                 peakByCommand: peaks.byCommand,
                 stdout: Buffer.concat(stdout).toString("utf8"),
                 stderr: Buffer.concat(stderr).toString("utf8"),

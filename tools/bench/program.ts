@@ -140,6 +140,7 @@ interface Series {
 function summary(series: Series): Record<string, unknown> {
     return {
         seconds: series.runs.map((r) => round(r.seconds, 2)),
+        cpuSeconds: series.runs.map((r) => r.cpuSeconds),
         peakTreeMiB: series.runs.map((r) => toMiB(r.peakTreeBytes)),
         largestProcessMiB: series.runs.map((r) => (r.largestProcessBytes === null ? null : toMiB(r.largestProcessBytes))),
         peakByCommandMiB: Object.fromEntries(Object.entries(series.runs[series.runs.length - 1].peakByCommand).map(([k, v]) => [k, toMiB(v)])),
@@ -167,9 +168,15 @@ function pair(name: string, what: string, project: Series, floor: Series, extra:
     ];
 }
 
-/** Alternates the floor and the project run by run, so that a busy moment of the machine hits both. */
+/**
+ * Alternates the floor and the project run by run, so that a busy moment of the machine hits both,
+ * after one run of each that is not counted: the figures are of a program whose sources did not
+ * change since its last run (program.js compiles a changed file once; see README, "Performance").
+ */
 async function alternate(runs: number, floor: () => Promise<CommandRun>, project: () => Promise<CommandRun>): Promise<{ floor: Series; project: Series }> {
     const result = { floor: { runs: [] as CommandRun[] }, project: { runs: [] as CommandRun[] } };
+    await floor();
+    await project();
     for (let i = 0; i < runs; i++) {
         result.floor.runs.push(await floor());
         result.project.runs.push(await project());
