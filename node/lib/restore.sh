@@ -436,37 +436,19 @@ flannel_subnet() { sed -n 's/^FLANNEL_SUBNET=//p' "$FLANNEL_SUBNET_FILE" 2>/dev/
 bridge_address() { ip -4 -o addr show dev "$CNI_BRIDGE" 2>/dev/null | awk '{ print $4; exit }' || true; }
 
 pod_cidr_known() { [[ -n "$(node_pod_cidr)" ]]; }
-flannel_within() { local subnet; subnet="$(flannel_subnet)"; [[ -n "$subnet" ]] && in_cidr "${subnet%/*}" "$1"; }
-
-# Flannel's running containers on this node (the upstream manifest's container name).
-flannel_containers() { crictl_node ps -q --state Running --name '^kube-flannel$' 2>/dev/null || true; }
-
-# What the runtime says of flannel's containers here, for an error line ("RUNNING EXITED"); no jq on
-# the nodes, so read from crictl's YAML.
-flannel_state() {
-    local states
-    states="$(crictl_node ps -a --name '^kube-flannel$' -o yaml 2>/dev/null | sed -n 's/^ *state: CONTAINER_//p' | xargs || true)"
-    echo "${states:-none}"
-}
-
-# Flannel reads its node's pod range once, at start. Stopping its container makes the kubelet start
-# it again in the same pod, and the new process reads the restored range.
-restart_flannel() {
-    local id
-    for id in $(flannel_containers); do
-        crictl_node stop --timeout 10 "$id" >/dev/null || true
-    done
-}
 
 # The restored Node objects carry the primary's pod range under each node name, which is this
-# node's own only if both sites registered their nodes in the same order. Flannel takes the
-# restored range when the restarted kubelet replaces the standby's flannel pod by the restored
-# one (about 15 s in the lab); should that pod keep running the old range, its container is
-# restarted through the runtime. The bridge plugin refuses a cni0 that still holds the old range
-# ("cni0" already has an IP address different from ...) and no new pod would start here: removed
-# once flannel has the new range, the bridge is made again by the next pod's sandbox.
+# node's own only if both sites registered their nodes in the same order. When it is not, the
+# bridge plugin refuses a cni0 that still holds the old range ("cni0" already has an IP address
+# different from ...) and no pod would start here. Waiting here for flannel to take the restored
+# range cannot work: flannel reaches the API through the service address, and kube-proxy answers
+# for it only once reconcile has recreated it with this site's CA (the restored kube-root-ca.crt is
+# the primary's until the controller-manager publishes this site's). So the bridge goes now, and
+# with it flannel's subnet file when that still names the old range: pods here wait for flannel's
+# next start (reconcile rolls every DaemonSet, flannel's too), which writes the restored range,
+# and the next pod's sandbox makes the bridge again from it.
 reset_cni_bridge() {
-    local bridge range host first_wait
+    local bridge range host subnet
     host="$(hostname -s)"
     bridge="$(bridge_address)"
     [[ -n "$bridge" ]] || return 0
@@ -474,12 +456,10 @@ reset_cni_bridge() {
         die "the restored Node $host has no pod range after ${ETCD_DR_VERIFY_TIMEOUT}s; see \`kubectl get node $host -o yaml\`"
     range="$(node_pod_cidr)"
     in_cidr "${bridge%/*}" "$range" && return 0
-    first_wait=$((ETCD_DR_VERIFY_TIMEOUT < 60 ? ETCD_DR_VERIFY_TIMEOUT : 60))
-    if ! wait_until "$first_wait" flannel_within "$range"; then
-        echo "flannel on $host still runs $(flannel_subnet) after ${first_wait}s; restarting its container so that it reads the restored pod range $range"
-        restart_flannel
-        wait_until "$ETCD_DR_VERIFY_TIMEOUT" flannel_within "$range" ||
-            die "flannel on $host has not taken the restored pod range $range after $((first_wait + ETCD_DR_VERIFY_TIMEOUT))s and a restart of its container (it runs $(flannel_subnet); its containers: $(flannel_state)); see \`kubectl -n kube-flannel logs\` for this node"
+    subnet="$(flannel_subnet)"
+    if [[ -n "$subnet" ]] && ! in_cidr "${subnet%/*}" "$range"; then
+        rm -f -- "$FLANNEL_SUBNET_FILE"
+        echo "removed flannel's subnet file on $host ($subnet): flannel writes the restored pod range $range when reconcile restarts it"
     fi
     ip link delete "$CNI_BRIDGE"
     echo "removed the CNI bridge $CNI_BRIDGE ($bridge) on $host: the restored pod range of this node is $range"
