@@ -352,12 +352,15 @@ lease_taken_since() {
 # different bytes under one id, or a member whose apply did not land, differ there (review #4, #18).
 # reads: ETCD_ENDPOINT and the certificates (discover_etcd)
 cmd_restore_verify() {
-    local id=$1 dir expected deadline health members peers revision want problem="" since lease hashes verdict hashkv=""
+    local id=$1 dir expected deadline health members peers revision want problem="" since lease hashes verdict hashkv="" bump
     dir="$(restore_dir "$id")"
     [[ -f "$dir/manifest.json" ]] || die "snapshot $id was never prepared on this node"
     discover_etcd
     expected="$(expected_members)"
     want="$(manifest_value "$dir/manifest.json" etcdRevision)"
+    # The bump apply restored with (the same setting): the restored data serves the snapshot's
+    # revision plus it, and the status says it, for whoever compares revisions across the failover.
+    bump=$ETCD_DR_BUMP_REVISION
     deadline=$((SECONDS + ETCD_DR_VERIFY_TIMEOUT))
     while :; do
         problem=""
@@ -371,8 +374,8 @@ cmd_restore_verify() {
                 problem="members are $members, expected $expected"
             elif [[ "$peers" != "$(tr ',' '\n' <<<"$expected" | sed "s|.*|https://&:${ETCD_DR_PEER_PORT}|" | sort | paste -sd, -)" ]]; then
                 problem="peer URLs are $peers, expected host-name URLs"
-            elif ((revision < want)); then
-                problem="revision $revision is below the snapshot's $want"
+            elif ((revision < want + bump)); then
+                problem="revision $revision is below the snapshot's $want plus the restore's bump $bump (ETCD_DR_BUMP_REVISION)"
             elif ! apiserver_ready; then
                 problem="the apiserver's /readyz on $(hostname -s) is not ok"
             # Last: it reads every key on every member, once the rest holds.
@@ -396,9 +399,9 @@ cmd_restore_verify() {
             die "restore of $id: the $lease lease is still the primary's after ${ETCD_DR_VERIFY_TIMEOUT}s; see \`kubectl -n kube-system get lease $lease -o yaml\`"
     done
     hashkv="${verdict#same }"
-    printf '{"id": "%s", "revision": %s, "verifiedAt": "%s", "members": "%s", "hashKv": %s}\n' \
-        "$id" "$revision" "$(now_utc)" "$members" "$hashkv" | write_atomically "$ETCD_DR_STATE_DIR/restore-last.json"
-    echo "verified snapshot $id: members $members healthy and equal (hashkv $hashkv at revision $revision), revision $revision (snapshot $want), apiserver ready, controller-manager and scheduler leading"
+    printf '{"id": "%s", "revision": %s, "snapshotRevision": %s, "bumpRevision": %s, "verifiedAt": "%s", "members": "%s", "hashKv": %s}\n' \
+        "$id" "$revision" "$want" "$bump" "$(now_utc)" "$members" "$hashkv" | write_atomically "$ETCD_DR_STATE_DIR/restore-last.json"
+    echo "verified snapshot $id: members $members healthy and equal (hashkv $hashkv at revision $revision), revision $revision (snapshot $want + bump $bump), apiserver ready, controller-manager and scheduler leading"
     # For Pulumi: the machine-readable form of the same facts (lib/nodeReport.ts parses it).
     report_result verify "\"revision\":${revision},\"members\":[\"${members//,/\",\"}\"]"
 }

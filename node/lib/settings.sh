@@ -42,6 +42,9 @@ load_settings() {
     # etcd's own hard limit on its database is 8 GiB by default (--quota-backend-bytes); twice that
     # leaves room for a raised quota and still stops a snapshot that would fill the disk.
     : "${ETCD_DR_MAX_SNAPSHOT_BYTES:=17179869184}"
+    # What a restore adds to the snapshot's revision (etcdutl --bump-revision): past anything the
+    # standby's clients saw, so none sees time go backwards.
+    : "${ETCD_DR_BUMP_REVISION:=1000000000}"
     validate_settings
     mkdir -p "$ETCD_DR_STATE_DIR"
     chmod 700 "$ETCD_DR_STATE_DIR"
@@ -117,6 +120,8 @@ validate_settings() {
     for name in ETCD_DR_STOP_TIMEOUT ETCD_DR_VERIFY_TIMEOUT ETCD_DR_MAX_SNAPSHOT_BYTES; do
         [[ "${!name}" =~ ^[1-9][0-9]{0,17}$ ]] || die "$name '${!name}' is not a whole number (seconds or bytes, no unit)"
     done
+    [[ "$ETCD_DR_BUMP_REVISION" =~ ^(0|[1-9][0-9]{0,14})$ ]] ||
+        die "ETCD_DR_BUMP_REVISION '$ETCD_DR_BUMP_REVISION' is not a whole number of revisions below 10^15"
     if [[ ! "$ETCD_DR_PEER_PORT" =~ ^[1-9][0-9]{0,4}$ ]] || ((ETCD_DR_PEER_PORT > 65535)); then
         die "ETCD_DR_PEER_PORT '$ETCD_DR_PEER_PORT' is not a TCP port"
     fi

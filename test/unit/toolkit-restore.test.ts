@@ -262,6 +262,37 @@ describe("the toolkit's restore phases on a fake node (real store, stubbed etcd,
             assert.match(restores[0], / --name cp1 .*--initial-cluster cp1=https:\/\/cp1:2380 /);
         });
 
+        it("says in `etcd-dr status` what the restore bumped the revision by, and what it served (#19)", () => {
+            const status = etcdDr(node, ["status"]);
+            assert.strictEqual(status.status, 0, describeRun(status));
+            const last = (JSON.parse(status.stdout) as { "restore-last": Record<string, unknown> })["restore-last"];
+            assert.deepStrictEqual({ id: last.id, revision: last.revision, snapshotRevision: last.snapshotRevision, bumpRevision: last.bumpRevision },
+                { id: snapshots.A.id, revision: 1_000_000_400, snapshotRevision: 400, bumpRevision: 1_000_000_000 });
+        });
+
+        it("restores with ETCD_DR_BUMP_REVISION when it is set, and says that one", () => {
+            const other = makeNode("bump-5000", { extra: ["ETCD_DR_BUMP_REVISION=5000"] });
+            const outputs = chain(other, snapshots.A.id, ["prepare", "stop", "apply", "start", "verify"]);
+            assert.match(calls(other).find((c) => c.startsWith("etcdutl snapshot restore")) ?? "", / --bump-revision 5000 --mark-compacted /);
+            assert.match(outputs[4], /revision 5400 \(snapshot 400 \+ bump 5000\)/);
+            const last = JSON.parse(read(path.join(other.state, "restore-last.json"))) as Record<string, unknown>;
+            assert.deepStrictEqual([last.revision, last.bumpRevision], [5400, 5000]);
+            const bad = etcdDr(makeNode("bump-bad", { extra: ["ETCD_DR_BUMP_REVISION=1e9"] }), ["status"]);
+            assert.strictEqual(bad.status, 1);
+            assert.strictEqual(bad.stderr, "etcd-dr: ERROR: ETCD_DR_BUMP_REVISION '1e9' is not a whole number of revisions below 10^15\n");
+        });
+
+        it("does not verify data that lacks the bump: a member serving its own data above the snapshot's revision", () => {
+            const own = makeNode("unbumped", { extra: ["ETCD_DR_VERIFY_TIMEOUT=2"] });
+            chain(own, snapshots.A.id, ["prepare", "stop", "apply", "start"]);
+            // As if the swap had not happened: the standby's own data, at a revision past the snapshot's 400.
+            fs.writeFileSync(path.join(own.data, "member", "snap", "db"), "REV=5000\nthe standby's own data\n");
+            fs.rmSync(path.join(own.data, "member", "snap", "bump"));
+            const run = phase(own, "verify", snapshots.A.id);
+            assert.notStrictEqual(run.status, 0, describeRun(run));
+            assert.strictEqual(lastLine(run.stderr), `etcd-dr: ERROR: restore of ${snapshots.A.id} does not verify after 2s: revision 5000 is below the snapshot's 400 plus the restore's bump 1000000000 (ETCD_DR_BUMP_REVISION)`);
+        });
+
         it("leaves no plaintext of the snapshot on the node once it is applied: no database, no pki.tar (#16)", () => {
             assert.deepStrictEqual(filesUnder(restoreDir(node, snapshots.A.id)).filter((f) => !f.startsWith("rollback/")), [
                 "applied", "manifest.json", "prepared", "restore.log", "restored", "started", "stopped",
