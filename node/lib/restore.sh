@@ -56,6 +56,14 @@ cmd_restore_prepare() {
     [[ -z "$pinned" || "$pinned" =~ ^[0-9a-f]{64}$ ]] ||
         die "ETCD_DR_MANIFEST_SHA256 '$pinned' is not a sha256 (64 lower-case hex digits); leave it unset to take the manifest the store has"
     dir="$(restore_dir "$id")"
+    # A node that applied this id from other bytes keeps them (apply is then a no-op): it would
+    # serve another snapshot than the members that prepare what the prechecks read.
+    if [[ -n "$pinned" && -f "$dir/applied" && -f "$dir/manifest.json" && "$(on_disk_id)" == "$id" ]]; then
+        local applied
+        applied="$(sha256 "$dir/manifest.json")"
+        [[ "$applied" == "$pinned" ]] ||
+            die "snapshot $id is applied on $(hostname -s) from another manifest (sha256 $applied) than the restore was checked with (sha256 $pinned): the id was written again since; restore under a new snapshot id"
+    fi
     mkdir -p "$dir"
     chmod 700 "$dir"
     discover_etcd

@@ -440,6 +440,22 @@ describe("the toolkit's restore phases on a fake node (real store, stubbed etcd,
                 assert.strictEqual(kept(), before);
             });
 
+            it("refuses on a node that applied the id from the manifest it had before, which apply would keep", async () => {
+                const id = await plantCopy((_o, m) => m, SITE_KEY);
+                const first = digest(await getObject(id, "manifest.json"));
+                const applied = makeNode("pinned-applied");
+                for (const name of ["prepare", "stop", "apply"] as const) ok(applied, name, id, { ETCD_DR_MANIFEST_SHA256: first });
+                const again = signManifest(rewritten((await getObject(id, "manifest.json")).toString().replace(/^ {2}"hmacSha256": .*\n/m, "")), SITE_KEY);
+                assert.strictEqual((await fetch(objectUrl(store.writeUrl, id, "manifest.json"), { method: "PUT", body: again })).status, 200);
+                const now = digest(Buffer.from(again));
+                const before = filesUnder(applied.dir).join(",");
+                const run = phase(applied, "prepare", id, { ETCD_DR_MANIFEST_SHA256: now });
+                assert.notStrictEqual(run.status, 0, describeRun(run));
+                assert.strictEqual(lastLine(run.stderr), `etcd-dr: ERROR: snapshot ${id} is applied on cp1 from another manifest (sha256 ${first}) than the restore was checked with (sha256 ${now}): the id was written again since; restore under a new snapshot id`);
+                assert.strictEqual(errorLines(run.stderr).length, 1);
+                assert.strictEqual(filesUnder(applied.dir).join(","), before, "nothing downloaded, nothing changed");
+            });
+
             it("refuses a digest that is not a sha256, with one line", () => {
                 const run = phase(node, "prepare", snapshots.A.id, { ETCD_DR_MANIFEST_SHA256: "abc" });
                 assert.notStrictEqual(run.status, 0, describeRun(run));
