@@ -1,5 +1,8 @@
 // `make bench`'s runner and measurement helpers (tools/bench.ts, tools/bench/measure.ts).
 import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { parseBenchArgs } from "../../tools/bench";
 import {
     benchLine,
@@ -10,6 +13,7 @@ import {
     parseGnuTime,
     parseVmRss,
     ratio,
+    threadChildrenListed,
     treePeaks,
 } from "../../tools/bench/measure";
 import { previewedResources } from "../../tools/bench/program";
@@ -51,6 +55,19 @@ describe("bench: the runner and its helpers", () => {
         assert.deepStrictEqual(parseGnuTime("301234 4.31 0.78\n"), { maxRssBytes: 301234 * 1024, cpuSeconds: 5.09 });
         assert.deepStrictEqual(parseGnuTime("Command exited with non-zero status 1\n5120 0.00 0.01\n"), { maxRssBytes: 5120 * 1024, cpuSeconds: 0.01 });
         assert.strictEqual(parseGnuTime(""), null);
+    });
+
+    it("needs the kernel's per-thread children lists, and says when they are missing", () => {
+        assert.ok(threadChildrenListed(), "this kernel lists them");
+        const proc = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-proc-"));
+        try {
+            fs.mkdirSync(path.join(proc, "42", "task", "42"), { recursive: true });
+            assert.strictEqual(threadChildrenListed(proc, 42), false);
+            fs.writeFileSync(path.join(proc, "42", "task", "42", "children"), "");
+            assert.strictEqual(threadChildrenListed(proc, 42), true);
+        } finally {
+            fs.rmSync(proc, { recursive: true, force: true });
+        }
     });
 
     it("peaks the tree's sum sample by sample, not the sum of each process's peak", () => {

@@ -129,6 +129,14 @@ function readOr(file: string): string | null {
     }
 }
 
+/**
+ * Whether the kernel lists each thread's children (CONFIG_PROC_CHILDREN): without the lists the
+ * tree would be its root alone, and its memory far too low.
+ */
+export function threadChildrenListed(proc = "/proc", pid = process.pid): boolean {
+    return fs.existsSync(path.join(proc, String(pid), "task", String(pid), "children"));
+}
+
 /** Every live descendant of `root` (not root itself), found through each thread's children list. */
 export function descendants(root: number): number[] {
     const found: number[] = [];
@@ -206,6 +214,9 @@ const GNU_TIME = "/usr/bin/time";
  * and needs a writable cgroup hierarchy, which this host's cgroup v1 and the lab's nspawn share.
  */
 export function measureCommand(command: string, args: string[], options: CommandOptions): Promise<CommandRun> {
+    if (!threadChildrenListed()) {
+        return Promise.reject(new Error("this kernel has no /proc/<pid>/task/<tid>/children (CONFIG_PROC_CHILDREN): a process tree's memory cannot be measured"));
+    }
     const interval = options.intervalMs ?? 50;
     const timed = fs.existsSync(GNU_TIME);
     const timeFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "etcd-dr-bench-time-")), "maxrss");
