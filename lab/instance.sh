@@ -14,6 +14,10 @@
 #   instance.sh list [--json]
 #       A table, or a JSON array of {site, name, machine, address, prefix, gateway, bridge,
 #       instanceId, created, state: running|stopped, pid}.
+#   instance.sh reset --site SITE --name NAME
+#       A power cut and a boot, as OCI's RESET instance action: every process of the machine is
+#       killed at once (no shutdown), then it boots again from the same disk (overlay, containerd
+#       dir) with the same address; prints it as list --json does. SSH answers a few seconds later.
 #   instance.sh wait-ssh --site SITE --name NAME [--timeout SECONDS]   (default 180)
 #       Waits until the instance's sshd answers, then prints its SSH host keys in known_hosts form
 #       ("ADDRESS TYPE KEY"), read from the instance's own disk, for pinning.
@@ -386,7 +390,7 @@ parse_flags() {
 }
 
 usage_line() {
-    echo "usage: instance.sh create --site primary|standby --name NAME --address IP/24 --gateway IP --user-data FILE --ssh-key FILE | delete --site SITE --name NAME | list [--json] | wait-ssh --site SITE --name NAME [--timeout S] | down-all"
+    echo "usage: instance.sh create --site primary|standby --name NAME --address IP/24 --gateway IP --user-data FILE --ssh-key FILE | delete --site SITE --name NAME | list [--json] | reset --site SITE --name NAME | wait-ssh --site SITE --name NAME [--timeout S] | down-all"
 }
 
 validate_site_name() {
@@ -496,6 +500,31 @@ cmd_delete() {
     log "$site/$name deleted in $((SECONDS - started))s"
 }
 
+cmd_reset() {
+    local site="" name="" address="" gateway="" user_data="" ssh_key="" timeout="" dir pid machine cgroups=()
+    parse_flags "--site --name" "$@"
+    validate_site_name
+    require_root
+    take_lock
+    dir="$(instance_dir "$site" "$name")"
+    [[ -f "$dir/instance.env" ]] || invalid "no instance $name on $site; create it first"
+    machine="$(record_get "$dir/instance.env" MACHINE)"
+    [[ -f "$dir/cgroups" ]] && mapfile -t cgroups <"$dir/cgroups"
+    # SIGKILL to nspawn and to every member of the machine's cgroups: nothing runs a shutdown.
+    if pid="$(nspawn_pid "$dir")"; then
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    [[ ${#cgroups[@]} -eq 0 ]] || kill_members "${cgroups[@]}"
+    rm -f "$dir/nspawn.pid"
+    ensure_bridge "$site"
+    start_nspawn "$dir" "$machine" "$name" "$(record_get "$dir/instance.env" BRIDGE)"
+    sleep 0.5
+    nspawn_pid "$dir" >/dev/null || die "systemd-nspawn for $machine exited at once after the reset; see $dir/console.log"
+    exec {INSTANCE_LOCK}>&-
+    log "$site/$name ($machine) reset: powered off at once and booted again"
+    instance_json "$dir"
+}
+
 cmd_list() {
     local dir json=false first=true
     case "${1:-}" in
@@ -598,6 +627,7 @@ instance_main() {
     case "$command" in
         create) cmd_create "$@" ;;
         delete) cmd_delete "$@" ;;
+        reset) cmd_reset "$@" ;;
         list) cmd_list "$@" ;;
         wait-ssh) cmd_wait_ssh "$@" ;;
         down-all) cmd_down_all "$@" ;;

@@ -315,6 +315,21 @@ describe("lab instances (OCI-like nspawn machines)", function () {
             }
         });
 
+        it("reset cuts the power and boots the same disk again at the same address", function () {
+            ok(STANDBY, "echo before-the-reset > ~/reset-probe");
+            const bootedBefore = ok(STANDBY, "ps -o lstart= -p 1");
+            const started = Date.now();
+            const result = instance("reset", "--site", STANDBY.site, "--name", STANDBY.name);
+            assert.strictEqual(result.status, 0, result.stderr);
+            assert.strictEqual((JSON.parse(result.stdout) as { state: string }).state, "running");
+            const wait = instance("wait-ssh", "--site", STANDBY.site, "--name", STANDBY.name, "--timeout", "180");
+            assert.strictEqual(wait.status, 0, wait.stderr);
+            console.log(`      ${STANDBY.site}/${STANDBY.name}: reset to SSH answering ${seconds(started)}s`);
+            assert.notStrictEqual(ok(STANDBY, "ps -o lstart= -p 1"), bootedBefore, "PID 1 started again");
+            assert.strictEqual(ok(STANDBY, "cat ~/reset-probe"), "before-the-reset\n");
+            assert.strictEqual(instance("reset", "--site", STANDBY.site, "--name", "nosuch").status, 2);
+        });
+
         it("delete powers one instance off and removes it, the other keeps running", function () {
             const started = Date.now();
             const result = instance("delete", "--site", PRIMARY.site, "--name", PRIMARY.name);
