@@ -1,7 +1,7 @@
 // The offline engine's environment and a thin wrapper around the Pulumi CLI, for the drill and
 // the tests. The environment comes from scripts/engine-env.sh, the one place it is defined.
 
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 import * as path from "path";
 
 export const ROOT = path.resolve(__dirname, "..");
@@ -62,6 +62,39 @@ export class Pulumi {
             throw new Error(`pulumi ${args.join(" ")} failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
         }
         return result.stdout;
+    }
+
+    /**
+     * Runs pulumi and, `delayMs` after a line of its output matches `when`, interrupts it: by default
+     * SIGKILL to it and its plugins (its process group), the engine dying mid-step as a crashed CI
+     * runner leaves it; or `interrupt`, something done to the world meanwhile (a node's power cut).
+     * Resolves with the output, the exit status, and whether the interruption happened (the run may
+     * end first).
+     */
+    interruptedWhen(args: string[], when: RegExp, delayMs: number, interrupt?: () => void): Promise<{ interrupted: boolean; status: number | null; output: string }> {
+        return new Promise((resolve, reject) => {
+            const child = spawn("pulumi", [...args, "--non-interactive"], {
+                cwd: ROOT, env: pulumiEnv(process.env, this.env), detached: true, stdio: ["ignore", "pipe", "pipe"],
+            });
+            let output = "";
+            let interrupted = false;
+            let armed = false;
+            const onData = (chunk: Buffer) => {
+                output += chunk.toString("utf8");
+                if (armed || !when.test(output)) return;
+                armed = true;
+                setTimeout(() => {
+                    if (child.exitCode !== null || child.pid === undefined) return;
+                    interrupted = true;
+                    if (interrupt) interrupt();
+                    else process.kill(-child.pid, "SIGKILL");
+                }, delayMs);
+            };
+            child.stdout.on("data", onData);
+            child.stderr.on("data", onData);
+            child.on("error", reject);
+            child.on("close", (status) => resolve({ interrupted, status, output }));
+        });
     }
 
     outputs(stack: string): Record<string, unknown> {

@@ -97,6 +97,34 @@ describe("node toolkit on kubeadm lab sites", function () {
         });
     }
 
+    /** Runs `body` while the node's own firewall resets its connections to a store (the store unreachable). */
+    function withStoreBlocked<T>(site: "primary" | "standby", node: string, storeUrl: string | undefined, body: () => T): T {
+        assert.ok(storeUrl, "the store URL is an output of the stack");
+        const url = new URL(storeUrl);
+        const rule = `OUTPUT -d ${url.hostname}/32 -p tcp --dport ${url.port} -j REJECT --reject-with tcp-reset`;
+        lab.ok(site, node, `iptables -I ${rule}`);
+        try {
+            return body();
+        } finally {
+            lab.ok(site, node, `iptables -D ${rule}`);
+        }
+    }
+
+    /**
+     * The committed snapshot's objects and manifest under a new id, changed by `edit`, uploaded the way
+     * a primary node would; the manifest is signed with `key` (the sites' own unless given), or left
+     * unsigned with `key: null`.
+     */
+    async function copySnapshot(id: string, edit: { object?: (name: string, body: Buffer) => Buffer; manifest?: (text: string) => string; key?: string | null }): Promise<void> {
+        const text = replicaObject(snapshotId, "manifest.json").toString("utf8");
+        const manifest = JSON.parse(text) as SnapshotManifest;
+        const payload = Object.fromEntries(manifest.objects.map((o) => [o.name, (edit.object ?? ((_n: string, b: Buffer) => b))(o.name, replicaObject(snapshotId, o.name))]));
+        let edited = (edit.manifest ?? ((t: string) => t))(text.split(snapshotId).join(id).replace(/^ {2}"hmacSha256": .*\n/m, ""));
+        const key = edit.key === undefined ? lab.ok("standby", cp, "cat /etc/etcd-dr/encryption.key").split("\n")[0] : edit.key;
+        if (key !== null) edited = signManifest(edited, key);
+        await upload(id, { ...payload, "manifest.json": Buffer.from(edited) }, "manifest.json");
+    }
+
     const phases = (id: string): [string, string][] => [
         [cp, `etcd-dr restore prepare ${id}`],
         [cp, `etcd-dr restore stop ${id}`],
@@ -194,6 +222,37 @@ describe("node toolkit on kubeadm lab sites", function () {
             refuse(`etcd-dr restore prepare ${signedId}`, /cp9/);
         });
 
+        it("refuses a snapshot whose database object is corrupt, or truncated", async () => {
+            const revision = snapshotId.split("-r")[1];
+            const corrupt = `20200101T000005Z-r${revision}`;
+            await copySnapshot(corrupt, { object: (name, body) => {
+                if (!name.startsWith("snapshot.db")) return body;
+                const copy = Buffer.from(body);
+                copy[copy.length >> 1] ^= 0xff;
+                return copy;
+            } });
+            refuse(`etcd-dr restore prepare ${corrupt}`, /object snapshot\.db\S* of snapshot \S+ is corrupt \(size or sha256 differs from its manifest\)/);
+            const truncated = `20200101T000006Z-r${revision}`;
+            await copySnapshot(truncated, { object: (name, body) => (name.startsWith("snapshot.db") ? body.subarray(0, body.length - 4096) : body) });
+            refuse(`etcd-dr restore prepare ${truncated}`, /object snapshot\.db\S* of snapshot \S+ is corrupt/);
+        });
+
+        it("refuses a snapshot signed with another key, and one downgraded to plaintext without a MAC", async () => {
+            const revision = snapshotId.split("-r")[1];
+            const forged = `20200101T000007Z-r${revision}`;
+            await copySnapshot(forged, { key: createHash("sha256").update("an attacker's key").digest("hex") });
+            refuse(`etcd-dr restore prepare ${forged}`, /is refused: its manifest is not authenticated with this site's key/);
+            const downgraded = `20200101T000008Z-r${revision}`;
+            await copySnapshot(downgraded, { key: null, manifest: (text) => text.replace(/"encryption": "[^"]*"/, '"encryption": "none"').replace(/\.enc"/g, '"') });
+            refuse(`etcd-dr restore prepare ${downgraded}`, /is refused: its manifest is not authenticated with this site's key/);
+        });
+
+        it("refuses to prepare, with one line, while the store is unreachable", () => {
+            withStoreBlocked("standby", cp, standbyStore.readUrl, () => {
+                refuse(`etcd-dr restore prepare ${snapshotId}`, /cannot read \S+ from the store \(.+\); check ETCD_DR_READ_URL/);
+            });
+        });
+
         it("refuses to stop or apply what was not prepared", () => {
             refuse("etcd-dr restore stop 20200101T000000Z-r1", /is not prepared on this node/);
             refuse("etcd-dr restore apply 20200101T000000Z-r1", /is not prepared on this node/);
@@ -201,6 +260,14 @@ describe("node toolkit on kubeadm lab sites", function () {
     });
 
     describe("restore by hand on the standby", () => {
+        it("has its data dir on a mount of its own, as on a dedicated etcd disk", () => {
+            // Bound onto itself: a mount point over the same files, so the running etcd keeps its data,
+            // and a rename of /var/lib/etcd itself fails with EBUSY as on a separate volume.
+            lab.ok("standby", cp, "mountpoint -q /var/lib/etcd || mount --bind /var/lib/etcd /var/lib/etcd");
+            assert.strictEqual(lab.ssh("standby", cp, "mountpoint -q /var/lib/etcd").status, 0);
+            assert.notStrictEqual(lab.ssh("standby", cp, "mv -T /var/lib/etcd /var/lib/etcd.moved").status, 0, "a mount point cannot be renamed");
+        });
+
         it("restores through every phase on real kubeadm nodes", () => {
             const out = restoreByHand(snapshotId).join("\n");
             assert.match(out, /verified snapshot .* apiserver ready, controller-manager and scheduler leading/);
@@ -218,6 +285,7 @@ describe("node toolkit on kubeadm lab sites", function () {
             const keys = "sha256sum /etc/kubernetes/pki/sa.key /etc/kubernetes/pki/sa.pub | cut -d' ' -f1";
             assert.strictEqual(lab.ok("standby", cp, keys), lab.ok("primary", cp, keys));
             assert.match(lab.ok("standby", cp, `ls -d /var/lib/etcd/.etcd-dr-before-${snapshotId}/member`), /member/);
+            assert.strictEqual(lab.ssh("standby", cp, "mountpoint -q /var/lib/etcd").status, 0, "the data dir is still the mount");
         });
 
         it("lists the primary's nodes Ready on the standby, under the same names", () => {
@@ -245,6 +313,64 @@ describe("node toolkit on kubeadm lab sites", function () {
             assert.deepStrictEqual(bData, digest("primary", DATA));
             restoreByHand(a);
             assert.deepStrictEqual(digest("standby", DATA), aData, "restoring A again must bring back A's data");
+        });
+    });
+
+    describe("faults", () => {
+        it("a backup while the store is unreachable fails with one ERROR line and a metric; the next one commits", async () => {
+            withStoreBlocked("primary", cp, primaryStore.writeUrl, () => {
+                const run = lab.ssh("primary", cp, "systemctl start etcd-dr-backup.service");
+                assert.notStrictEqual(run.status, 0, "the backup unit must fail");
+                const journal = lab.ok("primary", cp, "journalctl -u etcd-dr-backup.service --no-pager -n 30 -o cat");
+                assert.match(journal, /^etcd-dr: ERROR: upload of \S+ to the snapshot store failed: .+; check the store is reachable/m);
+                assert.match(lab.ok("primary", cp, "cat /var/lib/prometheus/node-exporter/etcd_dr.prom"), /^etcd_dr_backup_last_run_success\{cluster="toolkit"\} 0$/m);
+            });
+            const revision = writeData(5);
+            assert.ok(await snapshotAtOrPast(revision));
+            assert.match(lab.ok("primary", cp, "cat /var/lib/prometheus/node-exporter/etcd_dr.prom"), /^etcd_dr_backup_last_run_success\{cluster="toolkit"\} 1$/m);
+        });
+
+        // The failover's pulumi up SIGKILLed, with its plugins, inside each restore phase; then the
+        // runbook: pulumi cancel, pulumi up. The standby ends with the snapshot's data, and the data
+        // it had before is kept beside it.
+        for (const phase of ["prepare", "stop", "apply", "start", "verify", "restart-kubelet", "reconcile"]) {
+            it(`converges after the engine is killed during ${phase}`, async () => {
+                lab.etcdctl("primary", cp, `put ${DATA}killed-in-${phase} ${phase}`);
+                const revision = Number(lab.etcdctl("primary", cp, "endpoint status -w fields | sed -n 's/^\"Revision\" : //p'").trim());
+                const id = await snapshotAtOrPast(revision);
+                const want = digest("primary", DATA);
+                pulumi.ok(["config", "set", "--stack", STACKS.standby, "restoreSnapshot", id]);
+                const killed = await pulumi.interruptedWhen(["up", "--stack", STACKS.standby, "--yes", "--skip-preview"],
+                    new RegExp(`lab-standby-restore-${phase}(-[a-z0-9]+)? creating`), 500);
+                assert.ok(killed.interrupted, `pulumi up ended before it reached ${phase}:\n${killed.output}`);
+                pulumi.run(["cancel", "--stack", STACKS.standby, "--yes"]);
+                const up = pulumi.run(["up", "--stack", STACKS.standby, "--yes", "--skip-preview"]);
+                assert.strictEqual(up.status, 0, `pulumi up after the kill in ${phase}:\n${up.stdout}\n${up.stderr}`);
+                assert.deepStrictEqual(digest("standby", DATA), want);
+                assert.strictEqual((pulumi.outputs(STACKS.standby).restore as { snapshotId: string }).snapshotId, id);
+                assert.match(lab.ok("standby", cp, `ls -d /var/lib/etcd/.etcd-dr-before-${id}/member`), /member/);
+            });
+        }
+
+        it("converges after the power of the standby's control-plane node is cut during apply", async () => {
+            lab.etcdctl("primary", cp, `put ${DATA}power-cut apply`);
+            const revision = Number(lab.etcdctl("primary", cp, "endpoint status -w fields | sed -n 's/^\"Revision\" : //p'").trim());
+            const id = await snapshotAtOrPast(revision);
+            const want = digest("primary", DATA);
+            pulumi.ok(["config", "set", "--stack", STACKS.standby, "restoreSnapshot", id]);
+            const instanceSh = path.join(ROOT, "lab", "instance.sh");
+            const cut = await pulumi.interruptedWhen(["up", "--stack", STACKS.standby, "--yes", "--skip-preview"],
+                /lab-standby-restore-apply-cp1 creating/, 100,
+                () => execFileSync(instanceSh, ["reset", "--site", "standby", "--name", cp], { stdio: ["ignore", "ignore", "inherit"] }));
+            assert.ok(cut.interrupted, `pulumi up ended before apply:\n${cut.output}`);
+            // Where the cut lands is the kernel's business: the step whose SSH session died fails the up,
+            // or the step had ended and the later ones waited for the node to answer again.
+            process.stdout.write(`      the up during which the node lost power ${cut.status === 0 ? "went on once it answered" : "failed"}\n`);
+            execFileSync(instanceSh, ["wait-ssh", "--site", "standby", "--name", cp, "--timeout", "180"], { stdio: ["ignore", "ignore", "inherit"] });
+            const up = pulumi.run(["up", "--stack", STACKS.standby, "--yes", "--skip-preview"]);
+            assert.strictEqual(up.status, 0, `pulumi up after the power cut:\n${up.stdout}\n${up.stderr}`);
+            assert.deepStrictEqual(digest("standby", DATA), want);
+            assert.match(lab.ok("standby", cp, `ls -d /var/lib/etcd/.etcd-dr-before-${id}/member`), /member/);
         });
     });
 
