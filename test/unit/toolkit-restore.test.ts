@@ -717,6 +717,29 @@ describe("the toolkit's restore phases on a fake node (real store, stubbed etcd,
         });
     });
 
+    describe("verify and the primary's leader leases", () => {
+        it("hands the controller-manager's and scheduler's leases back at once, conditional on what it read", () => {
+            const node = makeNode("leases");
+            const id = snapshots.A.id;
+            chain(node, id, ["prepare", "stop", "apply", "start"]);
+            // The restored data: the primary's leases, acquired long before this site's stop.
+            const run = phase(node, "verify", id, { FAKE_LEASE_ACQUIRED: "2020-01-01T00:00:00Z" });
+            assert.strictEqual(run.status, 0, describeRun(run));
+            const patches = calls(node).filter((c) => c.includes(" patch lease "));
+            assert.deepStrictEqual(patches.map((c) => c.replace(/.* patch lease (\S+) .*/, "$1")), ["kube-controller-manager", "kube-scheduler"]);
+            for (const patch of patches) assert.ok(patch.includes('{"metadata":{"resourceVersion":"41"},"spec":{"holderIdentity":null}}'), patch);
+        });
+
+        it("leaves a lease this site's leader took alone", () => {
+            const node = makeNode("leases-taken");
+            const id = snapshots.A.id;
+            chain(node, id, ["prepare", "stop", "apply", "start"]);
+            const run = phase(node, "verify", id);
+            assert.strictEqual(run.status, 0, describeRun(run));
+            assert.deepStrictEqual(calls(node).filter((c) => c.includes(" patch lease ")), []);
+        });
+    });
+
     describe("reconcile (#15)", () => {
         it("fails with one ERROR line, and rolls nothing, when the workloads cannot be listed; the next run rolls them", () => {
             const node = makeNode("reconcile");
