@@ -9,6 +9,7 @@ import { benchLine, machine, Section } from "./bench/measure";
 /** Each section's module, loaded only when it runs: a section's dependencies are its own. */
 export const SECTIONS: Record<string, () => Promise<Section>> = {
     program: async () => (await import("./bench/program")).program,
+    dr: async () => (await import("./bench/dr")).dr,
 };
 
 export interface BenchOptions {

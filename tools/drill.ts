@@ -79,10 +79,11 @@ export interface Failover {
     upOutput: string;
 }
 
-export function failover(pulumi: Pulumi, lab: LabAccess, snapshotId: string): Failover {
+/** Sets the id and runs the standby's `pulumi up`: `--skip-preview`, the runbook's command, unless `preview`. */
+export function failover(pulumi: Pulumi, lab: LabAccess, snapshotId: string, options: { preview?: boolean } = {}): Failover {
     pulumi.ok(["config", "set", "--stack", STACKS.standby, "restoreSnapshot", snapshotId]);
     const started = Date.now();
-    const upOutput = pulumi.ok(["up", "--stack", STACKS.standby, "--yes", "--skip-preview"]);
+    const upOutput = pulumi.ok(["up", "--stack", STACKS.standby, "--yes", ...(options.preview ? [] : ["--skip-preview"])]);
     const rtoSeconds = seconds(started);
     const created = parseSnapshotId(snapshotId)?.createdAt.getTime() ?? started;
     const restore = pulumi.outputs(STACKS.standby).restore as { snapshotId: string; restoredRevision: number; phaseSeconds: Record<string, number> };

@@ -1,0 +1,23 @@
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import { parseSampled, sampled } from "../../tools/bench/dr";
+
+describe("bench dr: the node-side sampler (tools/bench/dr.ts)", () => {
+    const onHost = (command: string) => spawnSync("bash", ["-c", sampled(command)], { encoding: "utf8" }).stdout;
+
+    it("reports the command's output, its wall time and the peak of its session's summed RSS", () => {
+        // A child holding 64 MiB for half a second: the peak must see it, summed with its shell's.
+        const run = parseSampled(onHost("echo started; python3 -c 'import time; b = bytearray(64 << 20); b[::4096] = b\"x\" * len(b[::4096]); time.sleep(0.5)'"));
+        assert.strictEqual(run.output, "started");
+        assert.ok(run.seconds >= 0.5 && run.seconds < 10, `${run.seconds} s`);
+        assert.ok(run.peakBytes > 64 * 1024 * 1024, `peak ${run.peakBytes}`);
+    });
+
+    it("fails on a command that fails, with its output", () => {
+        assert.throws(() => parseSampled(onHost("echo broken >&2; exit 3")), /exited 3:\nbroken/);
+    });
+
+    it("refuses text without the BENCH line", () => {
+        assert.throws(() => parseSampled("just output\n"), /no BENCH line/);
+    });
+});

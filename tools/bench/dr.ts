@@ -1,0 +1,211 @@
+// Bench section "dr": backup, restore and failover on the lab's real kubeadm sites, each beside the
+// floor measured in the same run on the same node.
+//
+//   backup-<size>-time / -peak-rss / -stored   `etcd-dr backup` on the primary's leader: wall time,
+//       peak resident memory of the toolkit and every process it starts (summed over its session,
+//       sampled every 50 ms), bytes stored; floor: `etcdctl snapshot save` and `curl -T` of the
+//       same bytes to the same store, on the same node, sampled the same way.
+//   failover-<size>[-with-preview]   `pulumi up --skip-preview` (and `pulumi up` with its
+//       preview) of the standby with a new restoreSnapshot, 3 members; floor: what one member
+//       cannot do without -- download the snapshot, `etcdutl snapshot restore` it, etcd restarted to
+//       healthy and the apiserver to /readyz -- measured on the standby's cp1 after the failover.
+//   restore-<size>-<phase>   each restore phase's time as the failover recorded it (no floor: the
+//       failover line has it).
+//
+// Sizes: BENCH_SIZES_MB (default "100,1000"): the primary's etcd is filled with incompressible
+// 1 MiB values up to each size in turn. The section builds the drill's 3+1 sites from nothing
+// (lab/cloud.sh down first), stops the primary's backup timers so that nothing but the bench saves,
+// and takes everything down at the end.
+
+import { execFileSync } from "child_process";
+import * as path from "path";
+import { failover } from "../drill";
+import { LabAccess, Site } from "../lab";
+import { labFromStacks, parseTopology, readSupply, STACKS, writeLabStacks } from "../labStacks";
+import { engineEnv, Pulumi, ROOT } from "../pulumiCli";
+import { Measurement, round, SectionContext, toMiB } from "./measure";
+
+const CLOUD_SH = path.join(ROOT, "lab", "cloud.sh");
+const VALUE_BYTES = 1024 * 1024;
+
+/**
+ * Runs `command` on the node in a session of its own and samples the session's summed RSS every
+ * 50 ms: the toolkit is bash plus the etcdctl, openssl and curl it starts, and no one of them is
+ * the whole. The last line is "BENCH <status> <seconds> <peak KiB>".
+ */
+export function sampled(command: string): string {
+    return [
+        "set -u",
+        `setsid bash -c ${JSON.stringify(command)} >/tmp/bench.out 2>&1 &`,
+        "pid=$! peak=0 start=$(date +%s.%N)",
+        "while kill -0 $pid 2>/dev/null; do",
+        "  rss=$(ps -o rss= -s $pid 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')",
+        "  (( rss > peak )) && peak=$rss",
+        "  sleep 0.05",
+        "done",
+        "wait $pid; status=$?",
+        "end=$(date +%s.%N)",
+        "cat /tmp/bench.out",
+        "echo \"BENCH $status $(awk -v a=$start -v b=$end 'BEGIN { printf \"%.3f\", b - a }') $peak\"",
+    ].join("\n");
+}
+
+export interface SampledRun {
+    output: string;
+    seconds: number;
+    peakBytes: number;
+}
+
+export function parseSampled(text: string): SampledRun {
+    const lines = text.trimEnd().split("\n");
+    const match = /^BENCH (\d+) ([\d.]+) (\d+)$/.exec(lines[lines.length - 1] ?? "");
+    if (!match) throw new Error(`no BENCH line in:\n${text}`);
+    const output = lines.slice(0, -1).join("\n");
+    if (match[1] !== "0") throw new Error(`the measured command exited ${match[1]}:\n${output}`);
+    return { output, seconds: round(Number(match[2]), 2), peakBytes: Number(match[3]) * 1024 };
+}
+
+function run(lab: LabAccess, site: Site, node: string, command: string): SampledRun {
+    return parseSampled(lab.ok(site, node, sampled(command)));
+}
+
+interface MemberStatus {
+    Endpoint: string;
+    Status: { header: { member_id: number }; leader: number; dbSize: number };
+}
+
+/** The node whose etcd leads the site, and the database's size. */
+function leader(lab: LabAccess, site: Site): { node: string; dbSize: number } {
+    const cp = lab.controlPlane(site);
+    const statuses = JSON.parse(lab.etcdctl(site, cp[0].name, "endpoint status --cluster -w json")) as MemberStatus[];
+    const lead = statuses.find((s) => s.Status.header.member_id === s.Status.leader);
+    if (!lead) throw new Error(`no etcd leader on ${site}`);
+    const address = new URL(lead.Endpoint).hostname;
+    const node = cp.find((n) => n.address === address);
+    if (!node) throw new Error(`the leader ${lead.Endpoint} is no control-plane node of ${site}`);
+    return { node: node.name, dbSize: lead.Status.dbSize };
+}
+
+/** Adds incompressible 1 MiB values (base64 of random bytes) to the primary's etcd until it holds `count`. */
+function fill(lab: LabAccess, from: number, count: number): void {
+    const node = lab.controlPlane("primary")[0].name;
+    lab.ok("primary", node, `for i in $(seq ${from + 1} ${count}); do head -c ${(VALUE_BYTES * 3) / 4} /dev/urandom | base64 -w0 | `
+        + `${LabAccess.ETCDCTL} put /bench/value-$i >/dev/null; done`);
+}
+
+interface StoreOutputs {
+    prefix: string;
+    writeUrl?: string;
+    readUrl?: string;
+}
+
+function store(pulumi: Pulumi, stack: string): StoreOutputs {
+    return pulumi.outputs(stack).snapshotStore as StoreOutputs;
+}
+
+/** The floor of a backup: the same bytes saved and uploaded with nothing around them. */
+function backupFloor(lab: LabAccess, url: string, node: string, tag: string): SampledRun {
+    // The URL goes to curl in a config on stdin, as the toolkit gives it (never in a process's arguments).
+    return run(lab, "primary", node, [
+        "set -euo pipefail",
+        "f=/var/lib/etcd-dr/bench-floor.db",
+        `${LabAccess.ETCDCTL} snapshot save $f >/dev/null`,
+        `printf 'url = "%s"\\n' '${url}bench-floor/${tag}' | curl -fsS -T $f -K - -o /dev/null`,
+        "rm -f $f",
+    ].join("; "));
+}
+
+/**
+ * The floor of a restore on one member, on the standby's cp1 after a failover: download the
+ * snapshot's database object, `etcdutl snapshot restore` a database of the same size, then etcd
+ * restarted through the runtime until healthy, and the apiserver until /readyz.
+ */
+function restoreFloor(lab: LabAccess, replica: StoreOutputs, id: string): { seconds: number; parts: Record<string, number> } {
+    const node = lab.controlPlane("standby")[0].name;
+    const url = `${replica.readUrl}${replica.prefix}`;
+    const manifest = JSON.parse(lab.ok("standby", node, `printf 'url = "%s"\\n' '${url}${id}/manifest.json' | curl -fsS -K -`)) as { objects: { name: string }[] };
+    const object = manifest.objects.find((o) => o.name.startsWith("snapshot.db"));
+    if (!object) throw new Error(`snapshot ${id} has no database object`);
+    const timed = (command: string) => run(lab, "standby", node, command).seconds;
+    const parts: Record<string, number> = {};
+    parts.download = timed(`set -euo pipefail; printf 'url = "%s"\\n' '${url}${id}/${object.name}' | curl -fsS -K - -o /var/lib/etcd-dr/bench-download`);
+    lab.ok("standby", node, `rm -f /var/lib/etcd-dr/bench-download; ${LabAccess.ETCDCTL} snapshot save /var/lib/etcd-dr/bench-plain.db >/dev/null`);
+    parts.etcdutlRestore = timed("set -euo pipefail; d=/var/lib/etcd/bench-floor-restore; rm -rf $d; "
+        + "etcdutl snapshot restore /var/lib/etcd-dr/bench-plain.db --data-dir $d --bump-revision 1000000000 --mark-compacted >/dev/null 2>&1; rm -rf $d /var/lib/etcd-dr/bench-plain.db");
+    const crictl = "crictl --runtime-endpoint unix:///run/containerd/containerd.sock";
+    parts.etcdHealthy = timed(`set -euo pipefail; ${crictl} stop $(${crictl} ps -q --name '^etcd$') >/dev/null; sleep 1; `
+        + `until ${LabAccess.ETCDCTL} endpoint health >/dev/null 2>&1; do sleep 0.1; done`);
+    parts.apiserverReady = timed("until kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /readyz >/dev/null 2>&1; do sleep 0.1; done");
+    const seconds = round(Object.values(parts).reduce((a, b) => a + b, 0), 2);
+    return { seconds, parts };
+}
+
+export async function dr(context: SectionContext): Promise<Measurement[]> {
+    const sizes = (process.env.BENCH_SIZES_MB ?? "100,1000").split(",").map(Number);
+    if (sizes.some((s) => !Number.isInteger(s) || s < 1) || sizes.some((s, i) => i > 0 && s <= sizes[i - 1])) {
+        throw new Error(`BENCH_SIZES_MB '${process.env.BENCH_SIZES_MB}' must be growing whole numbers of MB, e.g. 100,1000`);
+    }
+    const pulumi = new Pulumi(engineEnv());
+    const measurements: Measurement[] = [];
+    context.progress("a fresh local cloud and the drill's 3+1 sites (minutes)");
+    execFileSync(CLOUD_SH, ["down"], { stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync(CLOUD_SH, ["up"], { stdio: ["ignore", "ignore", "inherit"] });
+    try {
+        writeLabStacks(pulumi, { topology: parseTopology("3+1"), supply: readSupply(), clusterName: "bench" });
+        for (const stack of [STACKS.primary, STACKS.standby]) pulumi.ok(["up", "--stack", stack, "--yes", "--skip-preview"]);
+        const lab = new LabAccess(labFromStacks(pulumi));
+        const source = store(pulumi, STACKS.primary);
+        const replica = store(pulumi, STACKS.standby);
+        if (!source.writeUrl || !replica.readUrl) throw new Error("the lab stacks have no store URLs in their outputs");
+        for (const node of lab.controlPlane("primary")) lab.ok("primary", node.name, "systemctl stop etcd-dr-backup.timer");
+        let values = 0;
+        for (const [i, size] of sizes.entries()) {
+            const label = size >= 1000 ? `${size / 1000}g` : `${size}m`;
+            context.progress(`filling the primary's etcd to ${size} MB of values`);
+            fill(lab, values, size);
+            values = size;
+            const lead = leader(lab, "primary");
+            context.progress(`backup of a ${toMiB(lead.dbSize)} MiB database on ${lead.node}`);
+            const backup = run(lab, "primary", lead.node, "etcd-dr backup");
+            const id = /committed snapshot (\S+)/.exec(backup.output)?.[1];
+            if (!id) throw new Error(`etcd-dr backup committed no snapshot:\n${backup.output}`);
+            const floor = backupFloor(lab, source.writeUrl, lead.node, `${label}-${i}`);
+            const stored = (JSON.parse(lab.ok("primary", lead.node, "etcd-dr list --json")) as { id: string; sizeBytes: number }[]).find((s) => s.id === id);
+            const detail = { databaseBytes: lead.dbSize, snapshot: id, node: lead.node };
+            measurements.push(
+                { name: `backup-${label}-time`, figure: backup.seconds, floor: floor.seconds, unit: "s", detail },
+                { name: `backup-${label}-peak-rss`, figure: toMiB(backup.peakBytes), floor: toMiB(floor.peakBytes), unit: "MiB", detail },
+                { name: `backup-${label}-stored`, figure: stored?.sizeBytes ?? 0, floor: lead.dbSize, unit: "bytes", detail },
+            );
+            // The replica must hold it before the standby can restore it.
+            const standbyCp = lab.controlPlane("standby")[0].name;
+            for (let waited = 0; !lab.ok("standby", standbyCp, "etcd-dr list --json").includes(id); waited++) {
+                if (waited > 600) throw new Error(`snapshot ${id} did not reach the replica in 10 minutes`);
+                await new Promise((r) => setTimeout(r, 1000));
+            }
+            context.progress(`failover to ${id} (pulumi up --skip-preview)`);
+            const fast = failover(pulumi, lab, id);
+            const restoreFloorRun = restoreFloor(lab, replica, id);
+            measurements.push({ name: `failover-${label}`, figure: fast.rtoSeconds, floor: restoreFloorRun.seconds, unit: "s",
+                detail: { ...detail, phases: fast.phaseSeconds, floorParts: restoreFloorRun.parts, command: "pulumi up --skip-preview" } });
+            for (const [phase, seconds] of Object.entries(fast.phaseSeconds)) {
+                measurements.push({ name: `restore-${label}-${phase}`, figure: round(seconds, 2), floor: null, unit: "s", detail: { snapshot: id } });
+            }
+            // Again with the preview an operator sees first: a newer snapshot of the same data.
+            const again = /committed snapshot (\S+)/.exec(lab.ok("primary", lead.node, "etcd-dr backup"))?.[1];
+            if (!again) throw new Error("the second backup committed no snapshot");
+            for (let waited = 0; !lab.ok("standby", standbyCp, "etcd-dr list --json").includes(again); waited++) {
+                if (waited > 600) throw new Error(`snapshot ${again} did not reach the replica in 10 minutes`);
+                await new Promise((r) => setTimeout(r, 1000));
+            }
+            context.progress(`failover to ${again} (pulumi up, with its preview)`);
+            const previewed = failover(pulumi, lab, again, { preview: true });
+            measurements.push({ name: `failover-${label}-with-preview`, figure: previewed.rtoSeconds, floor: restoreFloorRun.seconds, unit: "s",
+                detail: { ...detail, snapshot: again, phases: previewed.phaseSeconds, command: "pulumi up --yes" } });
+        }
+    } finally {
+        for (const stack of [STACKS.standby, STACKS.primary]) pulumi.run(["destroy", "--stack", stack, "--yes", "--skip-preview", "--run-program"]);
+        execFileSync(CLOUD_SH, ["down"], { stdio: ["ignore", "ignore", "inherit"] });
+    }
+    return measurements;
+}
