@@ -11,6 +11,7 @@ describe("bench dr: the node-side sampler (tools/bench/dr.ts)", () => {
         assert.strictEqual(run.output, "started");
         assert.ok(run.seconds >= 0.5 && run.seconds < 10, `${run.seconds} s`);
         assert.ok(run.peakBytes > 64 * 1024 * 1024, `peak ${run.peakBytes}`);
+        assert.ok(run.peakResidentBytes >= run.peakBytes, `resident ${run.peakResidentBytes}`);
     });
 
     it("fails on a command that fails, with its output", () => {

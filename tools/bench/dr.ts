@@ -1,9 +1,9 @@
 // Bench section "dr": backup, restore and failover on the lab's real kubeadm sites, each beside the
 // floor measured in the same run on the same node.
 //
-//   backup-<size>-time / -peak-rss / -stored   `etcd-dr backup` on the primary's leader: wall time,
-//       peak resident memory of the toolkit and every process it starts (summed over its session,
-//       sampled every 50 ms), bytes stored; floor: `etcdctl snapshot save` and `curl -T` of the
+//   backup-<size>-time / -peak-memory / -stored   `etcd-dr backup` on the primary's leader: wall
+//       time, peak anonymous memory of the toolkit and every process it starts (summed over its
+//       session, sampled every 50 ms; resident memory with mapped files in the detail), bytes stored; floor: `etcdctl snapshot save` and `curl -T` of the
 //       same bytes to the same store, on the same node, sampled the same way.
 //   failover-<size>[-with-preview]   `pulumi up --skip-preview` (and `pulumi up` with its
 //       preview) of the standby with a new restoreSnapshot, 3 members; floor: what one member
@@ -29,40 +29,48 @@ const CLOUD_SH = path.join(ROOT, "lab", "cloud.sh");
 const VALUE_BYTES = 1024 * 1024;
 
 /**
- * Runs `command` on the node in a session of its own and samples the session's summed RSS every
- * 50 ms: the toolkit is bash plus the etcdctl, openssl and curl it starts, and no one of them is
- * the whole. The last line is "BENCH <status> <seconds> <peak KiB>".
+ * Runs `command` on the node in a session of its own and samples the session's summed memory every
+ * 50 ms: the toolkit is bash plus the etcdctl, etcdutl, openssl and curl it starts, and no one of
+ * them is the whole. Two sums: anonymous memory (RssAnon, what the processes hold themselves) and
+ * resident memory (VmRSS), which also counts the pages of files they map -- bbolt maps the whole
+ * database, and those pages are page cache the kernel takes back under pressure. The last line is
+ * "BENCH <status> <seconds> <peak anonymous KiB> <peak resident KiB>".
  */
 export function sampled(command: string): string {
     return [
         "set -u",
         `setsid bash -c ${JSON.stringify(command)} >/tmp/bench.out 2>&1 &`,
-        "pid=$! peak=0 start=$(date +%s.%N)",
+        "pid=$! anon=0 rss=0 start=$(date +%s.%N)",
         "while kill -0 $pid 2>/dev/null; do",
-        "  rss=$(ps -o rss= -s $pid 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')",
-        "  (( rss > peak )) && peak=$rss",
+        "  read -r a r < <(ps -o pid= -s $pid | sed 's#[^0-9]##g; s#.*#/proc/&/status#' | xargs -r cat 2>/dev/null |",
+        "    awk '/^RssAnon:/ { a += $2 } /^VmRSS:/ { r += $2 } END { print a + 0, r + 0 }')",
+        "  (( a > anon )) && anon=$a",
+        "  (( r > rss )) && rss=$r",
         "  sleep 0.05",
         "done",
         "wait $pid; status=$?",
         "end=$(date +%s.%N)",
         "cat /tmp/bench.out",
-        "echo \"BENCH $status $(awk -v a=$start -v b=$end 'BEGIN { printf \"%.3f\", b - a }') $peak\"",
+        "echo \"BENCH $status $(awk -v a=$start -v b=$end 'BEGIN { printf \"%.3f\", b - a }') $anon $rss\"",
     ].join("\n");
 }
 
 export interface SampledRun {
     output: string;
     seconds: number;
+    /** Peak of the session's summed anonymous memory. */
     peakBytes: number;
+    /** Peak of its summed resident memory, mapped file pages included. */
+    peakResidentBytes: number;
 }
 
 export function parseSampled(text: string): SampledRun {
     const lines = text.trimEnd().split("\n");
-    const match = /^BENCH (\d+) ([\d.]+) (\d+)$/.exec(lines[lines.length - 1] ?? "");
+    const match = /^BENCH (\d+) ([\d.]+) (\d+) (\d+)$/.exec(lines[lines.length - 1] ?? "");
     if (!match) throw new Error(`no BENCH line in:\n${text}`);
     const output = lines.slice(0, -1).join("\n");
     if (match[1] !== "0") throw new Error(`the measured command exited ${match[1]}:\n${output}`);
-    return { output, seconds: round(Number(match[2]), 2), peakBytes: Number(match[3]) * 1024 };
+    return { output, seconds: round(Number(match[2]), 2), peakBytes: Number(match[3]) * 1024, peakResidentBytes: Number(match[4]) * 1024 };
 }
 
 function run(lab: LabAccess, site: Site, node: string, command: string): SampledRun {
@@ -174,7 +182,8 @@ export async function dr(context: SectionContext): Promise<Measurement[]> {
             const detail = { databaseBytes: lead.dbSize, snapshot: id, node: lead.node };
             measurements.push(
                 { name: `backup-${label}-time`, figure: backup.seconds, floor: floor.seconds, unit: "s", detail },
-                { name: `backup-${label}-peak-rss`, figure: toMiB(backup.peakBytes), floor: toMiB(floor.peakBytes), unit: "MiB", detail },
+                { name: `backup-${label}-peak-memory`, figure: toMiB(backup.peakBytes), floor: toMiB(floor.peakBytes), unit: "MiB",
+                    detail: { ...detail, of: "anonymous memory of the session", residentMiB: toMiB(backup.peakResidentBytes), floorResidentMiB: toMiB(floor.peakResidentBytes) } },
                 { name: `backup-${label}-stored`, figure: stored?.sizeBytes ?? 0, floor: lead.dbSize, unit: "bytes", detail },
             );
             // The replica must hold it before the standby can restore it.
