@@ -14,6 +14,10 @@ describe("bench dr: the node-side sampler (tools/bench/dr.ts)", () => {
         assert.ok(run.peakResidentBytes >= run.peakBytes, `resident ${run.peakResidentBytes}`);
     });
 
+    it("runs the command as written: its own variables and quotes", () => {
+        assert.strictEqual(parseSampled(onHost(`set -u; f='a b'; echo "$f" 'it'"'"'s'`)).output, "a b it's");
+    });
+
     it("fails on a command that fails, with its output", () => {
         assert.throws(() => parseSampled(onHost("echo broken >&2; exit 3")), /exited 3:\nbroken/);
     });

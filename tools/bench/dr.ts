@@ -39,7 +39,7 @@ const VALUE_BYTES = 1024 * 1024;
 export function sampled(command: string): string {
     return [
         "set -u",
-        `setsid bash -c ${JSON.stringify(command)} >/tmp/bench.out 2>&1 &`,
+        `setsid bash -c '${command.replace(/'/g, "'\\''")}' >/tmp/bench.out 2>&1 &`,
         "pid=$! anon=0 rss=0 start=$(date +%s.%N)",
         "while kill -0 $pid 2>/dev/null; do",
         "  read -r a r < <(ps -o pid= -s $pid | sed 's#[^0-9]##g; s#.*#/proc/&/status#' | xargs -r cat 2>/dev/null |",
