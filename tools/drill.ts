@@ -196,7 +196,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     verifyStandby(lab, expectedFirst, names.controlPlane);
     log(`standby restored from ${firstId}: ${expectedFirst.keys} keys verified in ${one.rtoSeconds}s; kube-system/etcd-dr-status records it`);
     const kubeFirst = await verifyKubeStandby(lab, kubeSets, kubeWritten);
-    if (podRangeSkew) checkRestoredRange(lab, "standby", podRangeSkew);
+    if (podRangeSkew) await checkRestoredRange(lab, "standby", podRangeSkew);
     log(`standby cluster: ${kubeFirst.objectsVerified} objects with the primary's UIDs, ${kubeFirst.tokensAccepted} primary tokens accepted, `
         + `nodes ${kubeFirst.nodesReady.join(" ")} Ready, ${kubeFirst.podsRunning} drill pods Running`);
 
@@ -218,7 +218,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     verifyStandby(lab, expectedSecond, names.controlPlane);
     log(`standby restored from ${secondId}: ${expectedSecond.keys} keys verified; ${replaced.length} restore steps replaced`);
     const kubeSecond = await verifyKubeStandby(lab, kubeSets, kubeWritten);
-    if (podRangeSkew) checkRestoredRange(lab, "standby", podRangeSkew);
+    if (podRangeSkew) await checkRestoredRange(lab, "standby", podRangeSkew);
     log(`standby cluster: ${kubeSecond.objectsVerified} objects, ${kubeSecond.tokensAccepted} tokens, ${kubeSecond.podsRunning} drill pods Running`);
 
     log("pulumi preview --refresh --run-program --expect-no-changes on both stacks");

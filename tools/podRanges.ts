@@ -81,13 +81,24 @@ export async function skewPodRange(lab: LabAccess, site: Site, node: string, oth
     return { node, other, before, after };
 }
 
-/** After a failover: the skewed node runs the restored range, flannel's subnet and its pods alike. */
-export function checkRestoredRange(lab: LabAccess, site: Site, skew: PodRangeSkew): void {
-    const range = podCidr(lab, site, skew.node);
-    const subnet = flannelSubnet(lab, site, skew.node) ?? "none";
-    const pods = podsOn(lab, site, skew.node);
-    if (range !== skew.other || !addressIn(subnet, range) || !podsWithin(pods, range)) {
-        const addresses = pods.filter((p) => !p.spec.hostNetwork).map((p) => `${p.metadata.name} ${p.status.phase} ${p.status.podIP ?? "-"}`);
-        throw new Error(`${site}/${skew.node} after the failover: Node range ${range} (restored: ${skew.other}), flannel ${subnet}, pods ${addresses.join(", ") || "none"}`);
+/**
+ * After a failover: the skewed node runs the restored range, flannel's subnet and its pods alike.
+ * Pods the kubelet started on the old bridge before restart-kubelet removed it keep their old
+ * addresses until reconcile's roll replaces them, so this waits for the roll (up to `timeoutMs`).
+ */
+export async function checkRestoredRange(lab: LabAccess, site: Site, skew: PodRangeSkew, timeoutMs = 300_000): Promise<void> {
+    let last = "";
+    try {
+        await waitFor(`${site}/${skew.node} on its restored pod range ${skew.other}`, timeoutMs, () => {
+            const range = podCidr(lab, site, skew.node);
+            const subnet = flannelSubnet(lab, site, skew.node) ?? "none";
+            const pods = podsOn(lab, site, skew.node);
+            if (range === skew.other && addressIn(subnet, range) && podsWithin(pods, range)) return true;
+            const addresses = pods.filter((p) => !p.spec.hostNetwork).map((p) => `${p.metadata.name} ${p.status.phase} ${p.status.podIP ?? "-"}`);
+            last = `Node range ${range} (restored: ${skew.other}), flannel ${subnet}, pods ${addresses.join(", ") || "none"}`;
+            return undefined;
+        });
+    } catch (error) {
+        throw new Error(`${site}/${skew.node} after the failover: ${last} (${(error as Error).message})`);
     }
 }

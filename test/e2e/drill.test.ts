@@ -81,13 +81,13 @@ describe("end-to-end DR drill on the lab", function () {
         }
     });
 
-    it("each time, the standby's worker whose pod range differed took the restored range: flannel and its pods", () => {
+    it("each time, the standby's worker whose pod range differed took the restored range: flannel and its pods", async () => {
         const skew = summary.podRangeSkew;
         assert.ok(skew, "the drill gave a standby worker another pod range");
         assert.strictEqual(skew.node, NAMES.workers.at(-1));
         assert.notStrictEqual(skew.after, skew.other, "the standby's range differed from the primary's before the failovers");
         // checkRestoredRange ran after each failover (the drill throws otherwise); once more, now:
-        checkRestoredRange(lab, "standby", skew);
+        await checkRestoredRange(lab, "standby", skew, 60_000);
     });
 
     it("the token check fails when the standby's apiserver lacks the primary's service-account keys", async () => {
