@@ -168,9 +168,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillSummary> {
     if (parity.length > 0) throw new Error(`the sites' kubeadm ClusterConfiguration differs: ${parity.join("; ")}`);
     log("the program read both sites' kubeadm-config through the Kubernetes API: equal");
     const lab = new LabAccess(labFromStacks(pulumi));
-    // Opt-in until #12's open case is fixed: after a fast failover the skewed worker's rolled pods
-    // came up on a bridge remade with the old range (e2e of b8a312c), so the suite does not force it.
-    const skewed = process.env.ETCD_DR_DRILL_SKEW_POD_RANGE === "1" ? names.workers.at(-1) : undefined;
+    // Sites built the same way usually give each host name the same pod range; the drill makes
+    // the case where they do not certain (a join retried, nodes registering in another order).
+    const skewed = names.workers.at(-1);
     let podRangeSkew: PodRangeSkew | null = null;
     if (skewed) {
         log(`standby: ${skewed} registers again under another pod range than the primary's ${skewed}, as when a site's nodes register in another order`);

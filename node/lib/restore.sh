@@ -466,45 +466,78 @@ bridge_address() { ip -4 -o addr show dev "$CNI_BRIDGE" 2>/dev/null | awk '{ pri
 
 pod_cidr_known() { [[ -n "$(node_pod_cidr)" ]]; }
 
+# Pod sandboxes on the pod network whose address lies outside RANGE, as "id namespace/name address"
+# lines. Host-network sandboxes have no address of their own and are never listed.
+stale_sandboxes() {
+    local range=$1 ids id line address
+    ids="$(crictl_node pods --state ready -q)" || die "crictl cannot list the pod sandboxes on $(hostname -s); is containerd running?"
+    for id in $ids; do
+        line="$(crictl_node inspectp -o go-template --template '{{.status.metadata.namespace}}/{{.status.metadata.name}} {{.status.network.ip}}' "$id" 2>/dev/null)" || continue
+        address=${line#* }
+        [[ -n "$address" && "$address" != "$line" ]] || continue
+        in_cidr "$address" "$range" || echo "$id $line"
+    done
+}
+
 # The restored Node objects carry the primary's pod range under each node name, which is this
-# node's own only if both sites registered their nodes in the same order. When it is not, the
-# bridge plugin refuses a cni0 that still holds the old range ("cni0" already has an IP address
-# different from ...) and no pod would start here. Waiting here for flannel to take the restored
-# range cannot work: flannel reaches the API through the service address, and kube-proxy answers
-# for it only once reconcile has recreated it with this site's CA (the restored kube-root-ca.crt is
-# the primary's until the controller-manager publishes this site's). So the bridge goes now, and
-# with it flannel's subnet file when that still names the old range: pods here wait for flannel's
-# next start (reconcile rolls every DaemonSet, flannel's too), which writes the restored range,
-# and the next pod's sandbox makes the bridge again from it.
-reset_cni_bridge() {
-    local bridge range host subnet
+# node's own only if both sites registered their nodes in the same order. When it is not, every
+# trace of the old range on this node must go before the kubelet starts the restored pods and
+# reconcile rolls them: flannel's subnet file (the CNI plugin makes each sandbox, and the bridge,
+# from it: the e2e of b8a312c saw the rolled pods take the old range from a file left behind
+# because the node had no bridge yet), the bridge (the bridge plugin refuses one that holds another
+# range), and the sandboxes the running kubelet already started from the old file after the
+# restore (stopped, so the kubelet makes them again). Flannel writes the restored range when it
+# next starts: the restored flannel pod the kubelet starts, or reconcile's roll of it. Nothing here
+# waits for flannel, which reaches the API through the service address that only kube-proxy
+# recreated by reconcile may answer. A CNI plugin call already under way can still use the old
+# file, so this repeats until a pass finds nothing stale. Without flannel's file or bridge (another
+# CNI, whose pod addresses need not lie in the Node's range) it does nothing.
+reset_pod_network() {
+    local host range pass stale subnet bridge id name address
     host="$(hostname -s)"
-    bridge="$(bridge_address)"
-    [[ -n "$bridge" ]] || return 0
+    [[ -e "$FLANNEL_SUBNET_FILE" || -n "$(bridge_address)" ]] || return 0
     wait_until "$ETCD_DR_VERIFY_TIMEOUT" pod_cidr_known ||
         die "the restored Node $host has no pod range after ${ETCD_DR_VERIFY_TIMEOUT}s; see \`kubectl get node $host -o yaml\`"
     range="$(node_pod_cidr)"
-    in_cidr "${bridge%/*}" "$range" && return 0
-    subnet="$(flannel_subnet)"
-    if [[ -n "$subnet" ]] && ! in_cidr "${subnet%/*}" "$range"; then
-        rm -f -- "$FLANNEL_SUBNET_FILE"
-        echo "removed flannel's subnet file on $host ($subnet): flannel writes the restored pod range $range when reconcile restarts it"
-    fi
-    ip link delete "$CNI_BRIDGE"
-    echo "removed the CNI bridge $CNI_BRIDGE ($bridge) on $host: the restored pod range of this node is $range"
+    for pass in 1 2 3 4 5; do
+        stale=0
+        subnet="$(flannel_subnet)"
+        if [[ -n "$subnet" ]] && ! in_cidr "${subnet%/*}" "$range"; then
+            rm -f -- "$FLANNEL_SUBNET_FILE"
+            echo "removed flannel's subnet file on $host ($subnet): flannel writes the restored pod range $range when it next starts"
+            stale=1
+        fi
+        bridge="$(bridge_address)"
+        if [[ -n "$bridge" ]] && ! in_cidr "${bridge%/*}" "$range"; then
+            ip link delete "$CNI_BRIDGE" || [[ -z "$(bridge_address)" ]] ||
+                die "cannot remove the CNI bridge $CNI_BRIDGE ($bridge) on $host; remove it with \`ip link delete $CNI_BRIDGE\` and run the step again"
+            echo "removed the CNI bridge $CNI_BRIDGE ($bridge) on $host: the restored pod range of this node is $range"
+            stale=1
+        fi
+        while read -r id name address; do
+            [[ -n "$id" ]] || continue
+            { crictl_node stopp "$id" >/dev/null && crictl_node rmp "$id" >/dev/null; } ||
+                die "cannot stop the pod sandbox $id ($name, $address) on $host; see \`crictl inspectp $id\`"
+            echo "stopped the sandbox of $name on $host ($address, outside $range): the kubelet makes it again in the restored range"
+            stale=1
+        done <<<"$(stale_sandboxes "$range")"
+        ((stale)) || return 0
+    done
+    die "pods on $host still come up outside the restored pod range $range after $pass passes; see \`crictl pods\` and $FLANNEL_SUBNET_FILE"
 }
 
 # restarts the kubelet once per restored snapshot: it re-registers its node and re-reads the pods
-# bound to it from the restored data. Runs on every node, workers too.
+# bound to it from the restored data. Runs on every node, workers too. The pod network is reset
+# first, so that no pod the restarted kubelet starts takes the old range.
 cmd_restore_restart_kubelet() {
     local id=$1 done_file="$ETCD_DR_STATE_DIR/restore/kubelet-restarted-for"
     if [[ "$(cat "$done_file" 2>/dev/null || true)" == "$id" ]]; then
         echo "the kubelet on $(hostname -s) was already restarted for $id; nothing to do"
         return 0
     fi
+    reset_pod_network
     systemctl restart kubelet
     wait_until 30 systemctl is-active --quiet kubelet || die "the kubelet on $(hostname -s) is not active after its restart; see \`journalctl -u kubelet\`"
-    reset_cni_bridge
     echo "$id" | write_atomically "$done_file"
     echo "kubelet restarted on $(hostname -s) for $id"
 }

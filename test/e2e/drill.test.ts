@@ -7,12 +7,15 @@ import * as path from "path";
 import { DrillSummary, engineEnv, Pulumi, ROOT, runDrill, STACKS } from "../../tools/drill";
 import { foreignServiceAccountKeys, presentToken } from "../../tools/k8sDataset";
 import { LabAccess, waitFor } from "../../tools/lab";
+import { checkRestoredRange } from "../../tools/podRanges";
 import { promoteStandby } from "../../tools/promote";
 import { hostNames, labFromStacks, parseTopology } from "../../tools/labStacks";
 
 // Two 1+1 sites by default, to keep `make test` inside CI's time; `make drill` runs 3+1 and
-// ETCD_DR_DRILL_TOPOLOGY=3+1 runs this test so. ETCD_DR_DRILL_SKEW_POD_RANGE=1 gives the standby's
-// worker another pod range than the primary's first (issue 12's open case).
+// ETCD_DR_DRILL_TOPOLOGY=3+1 runs this test so. Either way the drill gives the standby's worker
+// another pod range than the primary's, the case a site whose nodes registered in another order
+// meets (issue 12: one 3+1 run in CI failed there on 2026-12-05; the e2e of b8a312c saw the rolled
+// pods take the old range from flannel's file, left behind on a worker that had no bridge yet).
 const TOPOLOGY = parseTopology(process.env.ETCD_DR_DRILL_TOPOLOGY ?? "1+1");
 const NAMES = hostNames(TOPOLOGY);
 // Drift made by hand on two control-plane nodes (the same one on a single-node control plane).
@@ -77,6 +80,15 @@ describe("end-to-end DR drill on the lab", function () {
             assert.strictEqual(kube.tokensAccepted, 2 * generations);
             assert.ok(kube.podsRunning >= generations * (2 + NAMES.controlPlane.length + NAMES.workers.length), `${kube.podsRunning} pods`);
         }
+    });
+
+    it("each time, the standby's worker whose pod range differed took the restored range: flannel and its pods", async () => {
+        const skew = summary.podRangeSkew;
+        assert.ok(skew, "the drill gave a standby worker another pod range");
+        assert.strictEqual(skew.node, NAMES.workers.at(-1));
+        assert.notStrictEqual(skew.after, skew.other, "the standby's range differed from the primary's before the failovers");
+        // checkRestoredRange ran after each failover (the drill throws otherwise); once more, now:
+        await checkRestoredRange(lab, "standby", skew, 60_000);
     });
 
     it("the token check fails when the standby's apiserver lacks the primary's service-account keys", async () => {

@@ -384,16 +384,50 @@ describe("node toolkit functions in bash (no lab)", function () {
         });
     });
 
-    describe("the CNI bridge after a restore (ip, kubectl and hostname stubbed)", () => {
+    describe("the pod network after a restore (ip, kubectl, crictl, systemctl and hostname stubbed)", () => {
         // cp3 registered third on the primary and fourth on the standby: the restored Node gives it
-        // the primary's 10.244.4.0/24 while its bridge still holds the standby's 10.244.3.1/24.
-        const stubs = (bridge: string, podCidr: string, flannel: string) => [
-            `ip() { if [[ $1 == -4 ]]; then ${bridge ? `echo '7: cni0    inet ${bridge} brd 10.244.3.255 scope global cni0'` : "return 1"}; else echo "ip $*"; fi; }`,
-            `kubectl() { ${podCidr ? `echo ${podCidr}` : "return 1"}; }`,
+        // the primary's 10.244.4.0/24 while its bridge, flannel's file and its pods may still hold the
+        // standby's 10.244.3.0/24. The stubs keep the bridge and the sandboxes in files, so a removal
+        // shows in the next look; calls.log records what changed the node, in order.
+        interface Node {
+            bridge?: string;
+            podCidr?: string;
+            flannel?: string;
+            sandboxes?: string[];
+            /** How many times a CNI call under way makes the bridge again, with the old range, after a removal. */
+            bridgeComesBack?: number;
+        }
+        const stubs = (node: Node) => [
+            `printf '%s' ${q(node.bridge ?? "")} > bridge`,
+            `echo ${node.bridgeComesBack ?? 0} > comes-back`,
+            `printf '%s\n' ${(node.sandboxes ?? []).map(q).join(" ")} | sed '/^$/d' > sandboxes`,
+            ": > calls.log",
+            "ip() {",
+            "    if [[ $1 == -4 ]]; then [[ -s bridge ]] || return 1; echo \"7: cni0    inet $(cat bridge) brd 10.244.3.255 scope global cni0\"; return; fi",
+            "    echo \"ip $*\" >> calls.log",
+            "    local n; n=$(cat comes-back); if ((n > 0)); then echo $((n - 1)) > comes-back; echo 10.244.3.1/24 > bridge; else : > bridge; fi",
+            "}",
+            `kubectl() { ${node.podCidr ? `echo ${node.podCidr}` : "return 1"}; }`,
+            "crictl() {",
+            "    local id=${*: -1}",
+            "    case \"$*\" in",
+            "        *'pods --state ready -q') cut -d' ' -f1 sandboxes ;;",
+            "        *inspectp*) grep \"^$id \" sandboxes | cut -d' ' -f2- ;;",
+            "        *stopp*) echo \"crictl stopp $id\" >> calls.log ;;",
+            "        *rmp*) echo \"crictl rmp $id\" >> calls.log; sed -i \"/^$id /d\" sandboxes ;;",
+            "    esac",
+            "}",
+            "systemctl() { [[ $1 == is-active ]] || echo \"systemctl $*\" >> calls.log; }",
             "hostname() { echo cp3; }",
-            `printf 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=%s\n' ${q(flannel)} > flannel.env`,
+            node.flannel ? `printf 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=%s\n' ${q(node.flannel)} > flannel.env` : "rm -f flannel.env",
         ].join("\n");
         const env = { FLANNEL_SUBNET_FILE: "flannel.env", ETCD_DR_VERIFY_TIMEOUT: "1" };
+        const after = "\necho ---; cat calls.log; echo ---; cat flannel.env 2>/dev/null || echo 'no flannel.env'";
+        const sandboxes = [
+            "a1 drill-g1/web-1 10.244.3.4", // started by the running kubelet from the old file after the restore
+            "b2 kube-flannel/kube-flannel-ds-x ", // host network: no address of its own
+            "c3 drill-g1/agent-2 10.244.4.7", // already in the restored range
+        ];
 
         it("in_cidr does the range maths", () => {
             const cases = [["10.244.4.1", "10.244.4.0/24"], ["10.244.3.1", "10.244.4.0/24"], ["10.244.4.255", "10.244.4.0/24"],
@@ -402,39 +436,64 @@ describe("node toolkit functions in bash (no lab)", function () {
             assert.deepStrictEqual(run, { status: 0, stdout: "in\nout\nin\nout\nin\nin\nout\n", stderr: "" });
         });
 
-        it("removes a bridge outside the node's restored range, keeping flannel's file once it names that range", () => {
-            const run = sourced(`${stubs("10.244.3.1/24", "10.244.4.0/24", "10.244.4.1/24")}\nreset_cni_bridge\ncat flannel.env`, env);
+        it("removes flannel's file that names the old range even where no bridge exists yet", () => {
+            // The e2e of b8a312c: the worker had no pod on the pod network, so no bridge; the old file
+            // stayed, and the pods reconcile rolled made the bridge, and took addresses, from it.
+            const run = sourced(`${stubs({ podCidr: "10.244.4.0/24", flannel: "10.244.3.1/24" })}\nreset_pod_network${after}`, env);
             assert.deepStrictEqual(run, {
                 status: 0,
-                stdout: "ip link delete cni0\nremoved the CNI bridge cni0 (10.244.3.1/24) on cp3: the restored pod range of this node is 10.244.4.0/24\n"
-                    + "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.4.1/24\n",
+                stdout: "removed flannel's subnet file on cp3 (10.244.3.1/24): flannel writes the restored pod range 10.244.4.0/24 when it next starts\n"
+                    + "---\n---\nno flannel.env\n",
                 stderr: "",
             });
         });
 
-        it("without waiting for flannel, removes its subnet file too while that names the old range", () => {
-            // Flannel cannot take the range before reconcile recreates kube-proxy (it reaches the API
-            // through the service address): the bridge made from the old file would be wrong again.
-            const run = sourced(`${stubs("10.244.3.1/24", "10.244.4.0/24", "10.244.3.1/24")}\nreset_cni_bridge\nls flannel.env 2>&1 || true`, env);
+        it("removes a bridge outside the range and stops the sandboxes outside it, keeping a file that names the range", () => {
+            const run = sourced(`${stubs({ bridge: "10.244.3.1/24", podCidr: "10.244.4.0/24", flannel: "10.244.4.1/24", sandboxes })}\nreset_pod_network${after}\necho ---; cat sandboxes`, env);
             assert.deepStrictEqual(run, {
                 status: 0,
-                stdout: "removed flannel's subnet file on cp3 (10.244.3.1/24): flannel writes the restored pod range 10.244.4.0/24 when reconcile restarts it\n"
-                    + "ip link delete cni0\nremoved the CNI bridge cni0 (10.244.3.1/24) on cp3: the restored pod range of this node is 10.244.4.0/24\n"
-                    + "ls: cannot access 'flannel.env': No such file or directory\n",
+                stdout: "removed the CNI bridge cni0 (10.244.3.1/24) on cp3: the restored pod range of this node is 10.244.4.0/24\n"
+                    + "stopped the sandbox of drill-g1/web-1 on cp3 (10.244.3.4, outside 10.244.4.0/24): the kubelet makes it again in the restored range\n"
+                    + "---\nip link delete cni0\ncrictl stopp a1\ncrictl rmp a1\n---\nFLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.4.1/24\n"
+                    + "---\nb2 kube-flannel/kube-flannel-ds-x \nc3 drill-g1/agent-2 10.244.4.7\n",
                 stderr: "",
             });
         });
 
-        it("keeps a bridge inside the range, and does nothing where the CNI has no bridge", () => {
-            assert.deepStrictEqual(sourced(`${stubs("10.244.4.1/24", "10.244.4.0/24", "10.244.4.1/24")}\nreset_cni_bridge`, env), { status: 0, stdout: "", stderr: "" });
-            assert.deepStrictEqual(sourced(`${stubs("", "", "")}\nreset_cni_bridge`, env), { status: 0, stdout: "", stderr: "" });
+        it("restart-kubelet resets the pod network before it restarts the kubelet", () => {
+            const state = path.join(work, "state-restart-kubelet");
+            const node = { bridge: "10.244.3.1/24", podCidr: "10.244.4.0/24", flannel: "10.244.3.1/24", sandboxes };
+            const run = sourced(`${stubs(node)}\ncmd_restore_restart_kubelet 20261205T053630Z-r741${after}`, { ...env, ETCD_DR_STATE_DIR: state });
+            assert.strictEqual(run.status, 0, run.stderr);
+            assert.deepStrictEqual(run.stdout.split("---\n")[1].trim().split("\n"),
+                ["ip link delete cni0", "crictl stopp a1", "crictl rmp a1", "systemctl restart kubelet"]);
+            assert.match(run.stdout, /^kubelet restarted on cp3 for 20261205T053630Z-r741$/m);
+            assert.match(run.stdout, /no flannel.env\n$/);
         });
 
-        it("fails with one line when the API does not say the node's range", () => {
-            const run = sourced(`${stubs("10.244.3.1/24", "", "10.244.4.1/24")}\nreset_cni_bridge`, env);
+        it("looks again while a CNI call under way makes the old bridge again, and gives up with one line", () => {
+            const once = sourced(`${stubs({ bridge: "10.244.3.1/24", podCidr: "10.244.4.0/24", bridgeComesBack: 1 })}\nreset_pod_network${after}`, env);
+            assert.strictEqual(once.status, 0, once.stderr);
+            assert.deepStrictEqual(once.stdout.split("---\n")[1], "ip link delete cni0\nip link delete cni0\n");
+            const always = sourced(`${stubs({ bridge: "10.244.3.1/24", podCidr: "10.244.4.0/24", bridgeComesBack: 99 })}\nreset_pod_network`, env);
+            assert.strictEqual(always.status, 1);
+            assert.deepStrictEqual(errorLines(always.stderr),
+                ["etcd-dr: ERROR: pods on cp3 still come up outside the restored pod range 10.244.4.0/24 after 5 passes; see `crictl pods` and flannel.env"]);
+        });
+
+        it("changes nothing inside the range, nor where the CNI is not flannel", () => {
+            const inside = sourced(`${stubs({ bridge: "10.244.4.1/24", podCidr: "10.244.4.0/24", flannel: "10.244.4.1/24", sandboxes: sandboxes.slice(1) })}\nreset_pod_network${after}`, env);
+            assert.deepStrictEqual(inside, { status: 0, stdout: "---\n---\nFLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.4.1/24\n", stderr: "" });
+            // Calico: no flannel file, no bridge, pod addresses from its own blocks, never the Node's range.
+            const calico = sourced(`${stubs({ podCidr: "10.244.4.0/24", sandboxes: ["d4 app/api-0 192.168.12.5"] })}\nreset_pod_network${after}`, env);
+            assert.deepStrictEqual(calico, { status: 0, stdout: "---\n---\nno flannel.env\n", stderr: "" });
+        });
+
+        it("fails with one line, changing nothing, when the API does not say the node's range", () => {
+            const run = sourced(`${stubs({ bridge: "10.244.3.1/24", flannel: "10.244.3.1/24", sandboxes })}\nreset_pod_network`, env);
             assert.strictEqual(run.status, 1);
-            assert.doesNotMatch(run.stdout, /ip link delete/);
             assert.deepStrictEqual(errorLines(run.stderr), ["etcd-dr: ERROR: the restored Node cp3 has no pod range after 1s; see `kubectl get node cp3 -o yaml`"]);
+            assert.strictEqual(sourced("cat calls.log flannel.env").stdout, "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\n");
         });
     });
 
