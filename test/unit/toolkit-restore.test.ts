@@ -751,7 +751,10 @@ describe("the toolkit's restore phases on a fake node (real store, stubbed etcd,
             assert.match(lastLine(failed.stderr), /^etcd-dr: ERROR: /);
             assert.ok(!calls(node).some((c) => c.includes("rollout restart")), "nothing rolled");
             const done = ok(node, "reconcile", id);
-            assert.match(done, /2 workloads rolled/);
+            assert.match(done, /4 workloads rolled/);
+            // One kubectl per namespace, naming its workloads.
+            assert.deepStrictEqual(calls(node).filter((c) => c.includes("rollout restart")).map((c) => c.replace(/^.* -n /, "-n ")).sort(),
+                ["-n default rollout restart Deployment/web DaemonSet/agent", "-n kube-system rollout restart Deployment/coredns DaemonSet/kube-proxy"]);
             assert.match(ok(node, "reconcile", id), /already reconciled/);
         });
     });
