@@ -177,7 +177,8 @@ export async function dr(context: SectionContext): Promise<Measurement[]> {
             const backup = run(lab, "primary", lead.node, "etcd-dr backup");
             const id = /committed snapshot (\S+)/.exec(backup.output)?.[1];
             if (!id) throw new Error(`etcd-dr backup committed no snapshot:\n${backup.output}`);
-            const floor = backupFloor(lab, source.writeUrl, lead.node, `${label}-${i}`);
+            // Under the cluster's prefix, the only names the write PAR covers (the lab store answers 404 elsewhere, as OCI does).
+            const floor = backupFloor(lab, `${source.writeUrl}${source.prefix}`, lead.node, `${label}-${i}`);
             const stored = (JSON.parse(lab.ok("primary", lead.node, "etcd-dr list --json")) as { id: string; sizeBytes: number }[]).find((s) => s.id === id);
             const detail = { databaseBytes: lead.dbSize, snapshot: id, node: lead.node };
             measurements.push(
