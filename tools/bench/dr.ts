@@ -148,6 +148,18 @@ function restoreFloor(lab: LabAccess, replica: StoreOutputs, id: string): { seco
     return { seconds, parts };
 }
 
+function listed(lab: LabAccess, node: string): { id: string; sizeBytes: number }[] {
+    return JSON.parse(lab.ok("standby", node, "etcd-dr list --json")) as { id: string; sizeBytes: number }[];
+}
+
+/** Waits until the standby lists snapshot `id` as committed (every object replicated). */
+async function replicated(lab: LabAccess, node: string, id: string): Promise<void> {
+    for (let waited = 0; !listed(lab, node).some((s) => s.id === id); waited++) {
+        if (waited > 600) throw new Error(`snapshot ${id} did not reach the replica in 10 minutes`);
+        await new Promise((r) => setTimeout(r, 1000));
+    }
+}
+
 export async function dr(context: SectionContext): Promise<Measurement[]> {
     const sizes = (process.env.BENCH_SIZES_MB ?? "100,1000").split(",").map(Number);
     if (sizes.some((s) => !Number.isInteger(s) || s < 1) || sizes.some((s, i) => i > 0 && s <= sizes[i - 1])) {
@@ -179,20 +191,19 @@ export async function dr(context: SectionContext): Promise<Measurement[]> {
             if (!id) throw new Error(`etcd-dr backup committed no snapshot:\n${backup.output}`);
             // Under the cluster's prefix, the only names the write PAR covers (the lab store answers 404 elsewhere, as OCI does).
             const floor = backupFloor(lab, `${source.writeUrl}${source.prefix}`, lead.node, `${label}-${i}`);
-            const stored = (JSON.parse(lab.ok("primary", lead.node, "etcd-dr list --json")) as { id: string; sizeBytes: number }[]).find((s) => s.id === id);
+            // The replica must hold it before the standby can restore it. Only the standby's nodes
+            // can list (the primary's have a write PAR and no read PAR), so the stored size comes from there.
+            const standbyCp = lab.controlPlane("standby")[0].name;
+            await replicated(lab, standbyCp, id);
+            const stored = listed(lab, standbyCp).find((s) => s.id === id);
+            if (!stored) throw new Error(`snapshot ${id} is not in the standby's listing`);
             const detail = { databaseBytes: lead.dbSize, snapshot: id, node: lead.node };
             measurements.push(
                 { name: `backup-${label}-time`, figure: backup.seconds, floor: floor.seconds, unit: "s", detail },
                 { name: `backup-${label}-peak-memory`, figure: toMiB(backup.peakBytes), floor: toMiB(floor.peakBytes), unit: "MiB",
                     detail: { ...detail, of: "anonymous memory of the session", residentMiB: toMiB(backup.peakResidentBytes), floorResidentMiB: toMiB(floor.peakResidentBytes) } },
-                { name: `backup-${label}-stored`, figure: stored?.sizeBytes ?? 0, floor: lead.dbSize, unit: "bytes", detail },
+                { name: `backup-${label}-stored`, figure: stored.sizeBytes, floor: lead.dbSize, unit: "bytes", detail },
             );
-            // The replica must hold it before the standby can restore it.
-            const standbyCp = lab.controlPlane("standby")[0].name;
-            for (let waited = 0; !lab.ok("standby", standbyCp, "etcd-dr list --json").includes(id); waited++) {
-                if (waited > 600) throw new Error(`snapshot ${id} did not reach the replica in 10 minutes`);
-                await new Promise((r) => setTimeout(r, 1000));
-            }
             context.progress(`failover to ${id} (pulumi up --skip-preview)`);
             const fast = failover(pulumi, lab, id);
             const restoreFloorRun = restoreFloor(lab, replica, id);
@@ -204,10 +215,7 @@ export async function dr(context: SectionContext): Promise<Measurement[]> {
             // Again with the preview an operator sees first: a newer snapshot of the same data.
             const again = /committed snapshot (\S+)/.exec(lab.ok("primary", lead.node, "etcd-dr backup"))?.[1];
             if (!again) throw new Error("the second backup committed no snapshot");
-            for (let waited = 0; !lab.ok("standby", standbyCp, "etcd-dr list --json").includes(again); waited++) {
-                if (waited > 600) throw new Error(`snapshot ${again} did not reach the replica in 10 minutes`);
-                await new Promise((r) => setTimeout(r, 1000));
-            }
+            await replicated(lab, standbyCp, again);
             context.progress(`failover to ${again} (pulumi up, with its preview)`);
             const previewed = failover(pulumi, lab, again, { preview: true });
             measurements.push({ name: `failover-${label}-with-preview`, figure: previewed.rtoSeconds, floor: restoreFloorRun.seconds, unit: "s",
