@@ -383,6 +383,7 @@ release_primary_lease() {
 # reads: ETCD_ENDPOINT and the certificates (discover_etcd)
 cmd_restore_verify() {
     local id=$1 dir expected deadline health members peers revision want problem="" since lease hashes verdict hashkv="" bump
+    local begun=$SECONDS last_problem=""
     dir="$(restore_dir "$id")"
     [[ -f "$dir/manifest.json" ]] || die "snapshot $id was never prepared on this node"
     discover_etcd
@@ -421,6 +422,9 @@ cmd_restore_verify() {
         fi
         [[ -z "$problem" ]] && break
         ((SECONDS < deadline)) || die "restore of $id does not verify after ${ETCD_DR_VERIFY_TIMEOUT}s: $problem"
+        # What verify waits for, each time it changes: where a failover's time goes, in the log.
+        [[ "$problem" == "${last_problem:-}" ]] || log "verify waits ($((SECONDS - begun))s): $problem"
+        last_problem=$problem
         sleep 1
     done
     since="$(date -u -d "$(cat "$dir/stopped")" +%s)"
@@ -428,9 +432,11 @@ cmd_restore_verify() {
         release_primary_lease "$lease" "$since"
     done
     for lease in kube-controller-manager kube-scheduler; do
+        lease_taken_since "$lease" "$since" || log "verify waits ($((SECONDS - begun))s): the $lease lease is not this site's yet"
         wait_until $((deadline > SECONDS ? deadline - SECONDS : 1)) lease_taken_since "$lease" "$since" ||
             die "restore of $id: the $lease lease is still the primary's after ${ETCD_DR_VERIFY_TIMEOUT}s; see \`kubectl -n kube-system get lease $lease -o yaml\`"
     done
+    log "verify done in $((SECONDS - begun))s"
     hashkv="${verdict#same }"
     printf '{"id": "%s", "revision": %s, "snapshotRevision": %s, "bumpRevision": %s, "verifiedAt": "%s", "members": "%s", "hashKv": %s}\n' \
         "$id" "$revision" "$want" "$bump" "$(now_utc)" "$members" "$hashkv" | write_atomically "$ETCD_DR_STATE_DIR/restore-last.json"
