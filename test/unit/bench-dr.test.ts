@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
-import { parseSampled, sampled } from "../../tools/bench/dr";
+import { committedId, parseSampled, sampled } from "../../tools/bench/dr";
 
 describe("bench dr: the node-side sampler (tools/bench/dr.ts)", () => {
     const onHost = (command: string) => spawnSync("bash", ["-c", sampled(command)], { encoding: "utf8" }).stdout;
@@ -24,5 +24,19 @@ describe("bench dr: the node-side sampler (tools/bench/dr.ts)", () => {
 
     it("refuses text without the BENCH line", () => {
         assert.throws(() => parseSampled("just output\n"), /no BENCH line/);
+    });
+});
+
+describe("bench dr: the snapshot a backup committed", () => {
+    it("is the id `etcd-dr backup` prints last, after its log lines when the streams are merged", () => {
+        const merged = "etcd-dr: committed snapshot 20261205T061501Z-r1110 (revision 1110, 1210 keys, 118830 bytes) in 9s\n20261205T061501Z-r1110\n";
+        assert.strictEqual(committedId(merged), "20261205T061501Z-r1110");
+        assert.strictEqual(committedId("20261205T061501Z-r1110\n"), "20261205T061501Z-r1110");
+    });
+
+    it("refuses output whose last line is no snapshot id", () => {
+        // A backup's stdout read without its stderr gave this bench's first 100 MB run nothing to match.
+        assert.throws(() => committedId("etcd-dr: committed snapshot 20261205T061501Z-r1110 in 9s\n"), /printed no snapshot id/);
+        assert.throws(() => committedId(""), /printed no snapshot id/);
     });
 });

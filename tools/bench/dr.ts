@@ -22,6 +22,7 @@ import * as path from "path";
 import { failover } from "../drill";
 import { LabAccess, Site } from "../lab";
 import { labFromStacks, parseTopology, readSupply, STACKS, writeLabStacks } from "../labStacks";
+import { SNAPSHOT_ID } from "../../lib/snapshot";
 import { engineEnv, Pulumi, ROOT } from "../pulumiCli";
 import { Measurement, round, SectionContext, toMiB } from "./measure";
 
@@ -148,6 +149,13 @@ function restoreFloor(lab: LabAccess, replica: StoreOutputs, id: string): { seco
     return { seconds, parts };
 }
 
+/** The id `etcd-dr backup` prints on stdout once the snapshot is committed (its last line). */
+export function committedId(output: string): string {
+    const id = output.trimEnd().split("\n").at(-1)?.trim() ?? "";
+    if (!SNAPSHOT_ID.test(id)) throw new Error(`etcd-dr backup printed no snapshot id as its last line:\n${output}`);
+    return id;
+}
+
 function listed(lab: LabAccess, node: string): { id: string; sizeBytes: number }[] {
     return JSON.parse(lab.ok("standby", node, "etcd-dr list --json")) as { id: string; sizeBytes: number }[];
 }
@@ -167,6 +175,11 @@ export async function dr(context: SectionContext): Promise<Measurement[]> {
     }
     const pulumi = new Pulumi(engineEnv());
     const measurements: Measurement[] = [];
+    // On stderr as each is made: a run that fails later still shows what it measured.
+    const measured = (...made: Measurement[]) => {
+        for (const m of made) context.progress(`measured ${m.name}: ${m.figure} ${m.unit}${m.floor === null ? "" : ` (floor ${m.floor})`}`);
+        measurements.push(...made);
+    };
     context.progress("a fresh local cloud and the drill's 3+1 sites (minutes)");
     execFileSync(CLOUD_SH, ["down"], { stdio: ["ignore", "ignore", "inherit"] });
     execFileSync(CLOUD_SH, ["up"], { stdio: ["ignore", "ignore", "inherit"] });
@@ -187,8 +200,7 @@ export async function dr(context: SectionContext): Promise<Measurement[]> {
             const lead = leader(lab, "primary");
             context.progress(`backup of a ${toMiB(lead.dbSize)} MiB database on ${lead.node}`);
             const backup = run(lab, "primary", lead.node, "etcd-dr backup");
-            const id = /committed snapshot (\S+)/.exec(backup.output)?.[1];
-            if (!id) throw new Error(`etcd-dr backup committed no snapshot:\n${backup.output}`);
+            const id = committedId(backup.output);
             // Under the cluster's prefix, the only names the write PAR covers (the lab store answers 404 elsewhere, as OCI does).
             const floor = backupFloor(lab, `${source.writeUrl}${source.prefix}`, lead.node, `${label}-${i}`);
             // The replica must hold it before the standby can restore it. Only the standby's nodes
@@ -198,7 +210,7 @@ export async function dr(context: SectionContext): Promise<Measurement[]> {
             const stored = listed(lab, standbyCp).find((s) => s.id === id);
             if (!stored) throw new Error(`snapshot ${id} is not in the standby's listing`);
             const detail = { databaseBytes: lead.dbSize, snapshot: id, node: lead.node };
-            measurements.push(
+            measured(
                 { name: `backup-${label}-time`, figure: backup.seconds, floor: floor.seconds, unit: "s", detail },
                 { name: `backup-${label}-peak-memory`, figure: toMiB(backup.peakBytes), floor: toMiB(floor.peakBytes), unit: "MiB",
                     detail: { ...detail, of: "anonymous memory of the session", residentMiB: toMiB(backup.peakResidentBytes), floorResidentMiB: toMiB(floor.peakResidentBytes) } },
@@ -207,18 +219,17 @@ export async function dr(context: SectionContext): Promise<Measurement[]> {
             context.progress(`failover to ${id} (pulumi up --skip-preview)`);
             const fast = failover(pulumi, lab, id);
             const restoreFloorRun = restoreFloor(lab, replica, id);
-            measurements.push({ name: `failover-${label}`, figure: fast.rtoSeconds, floor: restoreFloorRun.seconds, unit: "s",
+            measured({ name: `failover-${label}`, figure: fast.rtoSeconds, floor: restoreFloorRun.seconds, unit: "s",
                 detail: { ...detail, phases: fast.phaseSeconds, floorParts: restoreFloorRun.parts, command: "pulumi up --skip-preview" } });
             for (const [phase, seconds] of Object.entries(fast.phaseSeconds)) {
-                measurements.push({ name: `restore-${label}-${phase}`, figure: round(seconds, 2), floor: null, unit: "s", detail: { snapshot: id } });
+                measured({ name: `restore-${label}-${phase}`, figure: round(seconds, 2), floor: null, unit: "s", detail: { snapshot: id } });
             }
             // Again with the preview an operator sees first: a newer snapshot of the same data.
-            const again = /committed snapshot (\S+)/.exec(lab.ok("primary", lead.node, "etcd-dr backup"))?.[1];
-            if (!again) throw new Error("the second backup committed no snapshot");
+            const again = committedId(lab.ok("primary", lead.node, "etcd-dr backup"));
             await replicated(lab, standbyCp, again);
             context.progress(`failover to ${again} (pulumi up, with its preview)`);
             const previewed = failover(pulumi, lab, again, { preview: true });
-            measurements.push({ name: `failover-${label}-with-preview`, figure: previewed.rtoSeconds, floor: restoreFloorRun.seconds, unit: "s",
+            measured({ name: `failover-${label}-with-preview`, figure: previewed.rtoSeconds, floor: restoreFloorRun.seconds, unit: "s",
                 detail: { ...detail, snapshot: again, phases: previewed.phaseSeconds, command: "pulumi up --yes" } });
         }
     } finally {
