@@ -99,7 +99,8 @@ install_packages() {
     apt_sources
     apt-get "${APT_OPTIONS[@]}" update -q
     # cri-tools (crictl) is no longer a kubeadm dependency; the toolkit finds the etcd container with it.
-    apt-get "${APT_OPTIONS[@]}" install -yq --allow-change-held-packages containerd cri-tools \
+    # zstd: the toolkit compresses snapshots with it (backup.compression, the default).
+    apt-get "${APT_OPTIONS[@]}" install -yq --allow-change-held-packages containerd cri-tools zstd \
         "kubelet=${KUBERNETES_VERSION}-*" "kubeadm=${KUBERNETES_VERSION}-*" "kubectl=${KUBERNETES_VERSION}-*"
     apt-mark hold kubelet kubeadm kubectl >/dev/null
 }

@@ -498,7 +498,7 @@ function loadBackup(read: Reader): BackupSettings {
     const settings: BackupSettings = {
         onCalendar: given.onCalendar ?? "*:0/15",
         randomizedDelaySec: given.randomizedDelaySec ?? 60,
-        compression: given.compression ?? "gzip",
+        compression: given.compression ?? "zstd",
     };
     // The schedule lands in a systemd unit and a shell settings file: keep it to OnCalendar's own alphabet.
     if (!/^[A-Za-z0-9*:/,.~ -]+$/.test(settings.onCalendar)) {

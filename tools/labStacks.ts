@@ -104,7 +104,7 @@ export function writeLabStacks(pulumi: Pulumi, options: LabStacksOptions): void 
         "etcd-dr:snapshots": { prefix: "etcd", parExpiresAt: expires },
         // A snapshot every 15 s on the active site (the standby's once promoted), so the drill's RPO
         // is measured in seconds, not minutes.
-        "etcd-dr:backup": { onCalendar: "*:*:0/15", randomizedDelaySec: 1, compression: "gzip" },
+        "etcd-dr:backup": { onCalendar: "*:*:0/15", randomizedDelaySec: 1 },
     };
     const files: Record<string, Record<string, unknown>> = {
         [STACKS.primary]: {

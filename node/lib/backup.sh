@@ -47,6 +47,7 @@ cmd_backup() {
     require_setting ETCD_DR_WRITE_URL "upload snapshots"
     discover_etcd
     require_etcd_tools
+    require_compressor "$ETCD_DR_COMPRESSION"
     exec 9>"$ETCD_DR_STATE_DIR/backup.lock"
     flock -n 9 || die "another backup is running on this node"
     # From here on every failure is recorded in the status file and the metrics.

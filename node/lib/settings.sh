@@ -29,7 +29,7 @@ load_settings() {
     parse_settings "$ENV_FILE"
     require_setting ETCD_DR_CLUSTER "name this cluster's snapshots in the store"
     : "${ETCD_DR_PREFIX:=etcd}"
-    : "${ETCD_DR_COMPRESSION:=gzip}"
+    : "${ETCD_DR_COMPRESSION:=zstd}"
     : "${ETCD_DR_STATE_DIR:=/var/lib/etcd-dr}"
     : "${ETCD_DR_METRICS_DIR:=/var/lib/prometheus/node-exporter}"
     : "${ETCD_DR_MANIFEST_DIR:=/etc/kubernetes/manifests}"

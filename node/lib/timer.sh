@@ -39,6 +39,8 @@ cmd_install_timer() {
     # in the install step Pulumi shows, not at 3 a.m. in the journal.
     discover_etcd
     require_etcd_tools
+    # The settings file may not exist yet when the install runs by hand; the backup checks again.
+    require_compressor "${ETCD_DR_COMPRESSION:-zstd}"
     # The service runs this very file: on a node, the installed (assembled) toolkit.
     self="$(readlink -f "$0")"
     write_atomically "$UNIT_DIR/etcd-dr-backup.service" <<UNIT

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
-import { committedId, parseSampled, sampled } from "../../tools/bench/dr";
+import { committedId, memberFloorScript, parseFloor, parseSampled, sampled } from "../../tools/bench/dr";
 
 describe("bench dr: the node-side sampler (tools/bench/dr.ts)", () => {
     const onHost = (command: string) => spawnSync("bash", ["-c", sampled(command)], { encoding: "utf8" }).stdout;
@@ -40,3 +40,28 @@ describe("bench dr: the snapshot a backup committed", () => {
         assert.throws(() => committedId(""), /printed no snapshot id/);
     });
 });
+
+describe("bench dr: the restore floor of the members at once", () => {
+    it("is the slowest member's sum, each part the slowest member's", () => {
+        const floor = parseFloor([
+            "FLOOR 0.500 1.250 6.000 4.000\n",
+            "some output\nFLOOR 0.700 1.000 7.500 3.000\n",
+            "FLOOR 0.600 1.100 5.000 2.000\n",
+        ]);
+        assert.deepStrictEqual(floor, { seconds: 12.2, parts: { download: 0.7, etcdutlRestore: 1.25, etcdHealthy: 7.5, apiserverReady: 4 } });
+    });
+
+    it("refuses a member without its FLOOR line, and no member at all", () => {
+        assert.throws(() => parseFloor(["FLOOR 1 2 3 4\n", "curl: (22) 404\n"]), /no FLOOR line:\ncurl/);
+        assert.throws(() => parseFloor([]), /no member/);
+    });
+
+    it("is a bash script that gives the URL to curl on stdin and kills the apiserver at once", () => {
+        const script = memberFloorScript("http://10.250.0.1:8280/p/secret/n/lab/b/snapshots/o/etcd-dr/drill/20261205T061501Z-r1110/snapshot.db.zst.enc");
+        assert.strictEqual(spawnSync("bash", ["-n"], { input: script }).status, 0);
+        assert.match(script, /^printf 'url = "%s"\\n' 'http:\/\/10\.250\.0\.1:8280\/p\/secret\/.*' \| curl -fsS -K - -o /m);
+        assert.match(script, /stop --timeout 0 \$\(crictl .* ps -q --name '\^kube-apiserver\$'\)/);
+        assert.match(script, /printf "FLOOR %\.3f %\.3f %\.3f %\.3f\\n"/);
+    });
+});
+

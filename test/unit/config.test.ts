@@ -48,7 +48,7 @@ describe("config loader", () => {
         assert.deepStrictEqual(result.config?.mirrored.topology.controlPlane, ["cp1", "cp2", "cp3"]);
         assert.strictEqual(result.config?.snapshots.retentionDays, 14);
         assert.deepStrictEqual(result.config?.oci?.allowFromPeer, [22, 6443]);
-        assert.deepStrictEqual(result.config?.backup, { onCalendar: "*:0/15", randomizedDelaySec: 60, compression: "gzip" });
+        assert.deepStrictEqual(result.config?.backup, { onCalendar: "*:0/15", randomizedDelaySec: 60, compression: "zstd" });
         assert.strictEqual(result.config?.kubernetesApi, true);
         assert.strictEqual(result.config?.sshUser, "ubuntu");
     });

@@ -384,6 +384,18 @@ describe("node toolkit functions in bash (no lab)", function () {
         });
     });
 
+    describe("the compressor a site's snapshots use", () => {
+        it("is required before a backup or a decode needs it, with one line naming the fix", () => {
+            const run = sourced("hostname() { echo cp1; }\nPATH=/nonexistent require_compressor zstd");
+            assert.strictEqual(run.status, 1);
+            assert.deepStrictEqual(errorLines(run.stderr), [
+                "etcd-dr: ERROR: zstd is not installed on cp1, and this site's snapshots use it; install it (apt-get install zstd) or set backup.compression to another of gzip, zstd, none",
+            ]);
+            assert.deepStrictEqual(sourced("PATH=/nonexistent require_compressor none"), { status: 0, stdout: "", stderr: "" });
+            assert.deepStrictEqual(sourced("require_compressor zstd && require_compressor gzip"), { status: 0, stdout: "", stderr: "" });
+        });
+    });
+
     describe("the pod network after a restore (ip, kubectl, crictl, systemctl and hostname stubbed)", () => {
         // cp3 registered third on the primary and fourth on the standby: the restored Node gives it
         // the primary's 10.244.4.0/24 while its bridge, flannel's file and its pods may still hold the

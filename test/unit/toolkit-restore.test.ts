@@ -122,6 +122,8 @@ describe("the toolkit's restore phases on a fake node (real store, stubbed etcd,
         }
         const lines = [
             "ETCD_DR_CLUSTER=payments",
+            // gzip here, zstd (the default) in toolkit-store and on the lab: both stay readable.
+            "ETCD_DR_COMPRESSION=gzip",
             "ETCD_DR_MEMBERS=cp1",
             `ETCD_DR_WRITE_URL='${store.writeUrl}'`,
             `ETCD_DR_READ_URL='${store.readUrl}'`,

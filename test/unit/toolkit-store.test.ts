@@ -207,7 +207,7 @@ describe("toolkit against the object-store emulator (backup, list, verify, fetch
             assert.strictEqual(parsed.snapshotSha256, sha256(fs.readFileSync(db)));
             assert.strictEqual(parsed.snapshotBytes, fs.statSync(db).size);
             assert.match(parsed.pkiSha256, /^[0-9a-f]{64}$/);
-            assert.deepStrictEqual(parsed.objects.map((o: { name: string }) => o.name), ["snapshot.db.gz.enc", "pki.tar.gz.enc"]);
+            assert.deepStrictEqual(parsed.objects.map((o: { name: string }) => o.name), ["snapshot.db.zst.enc", "pki.tar.zst.enc"]);
             assert.deepStrictEqual(filesUnder(primary.state).filter((f) => !f.endsWith(".json") && !f.endsWith(".lock")), [], "no work file is left");
         });
 
@@ -450,7 +450,7 @@ describe("toolkit against the object-store emulator (backup, list, verify, fetch
             const deadPort = await freePort();
             const primary = node("deadstore", { key: "site", writeUrl: `http://127.0.0.1:${deadPort}/p/x/n/lab/b/primary/o/` });
             const run = etcdDr(primary.env, ["backup"], { FAKE_REVISION: "93" });
-            assertRefused(run, /^etcd-dr: ERROR: upload of .*snapshot\.db\.gz\.enc to the snapshot store failed: Failed to connect to 127\.0\.0\.1 port \d+.*; check the store is reachable/);
+            assertRefused(run, /^etcd-dr: ERROR: upload of .*snapshot\.db\.zst\.enc to the snapshot store failed: Failed to connect to 127\.0\.0\.1 port \d+.*; check the store is reachable/);
             assert.match(fs.readFileSync(path.join(primary.metrics, "etcd_dr.prom"), "utf8"), /^etcd_dr_backup_last_run_success\{cluster="payments"\} 0$/m);
         });
     });

@@ -6,9 +6,10 @@
 //       session, sampled every 50 ms; resident memory with mapped files in the detail), bytes stored; floor: `etcdctl snapshot save` and `curl -T` of the
 //       same bytes to the same store, on the same node, sampled the same way.
 //   failover-<size>[-with-preview]   `pulumi up --skip-preview` (and `pulumi up` with its
-//       preview) of the standby with a new restoreSnapshot, 3 members; floor: what one member
-//       cannot do without -- download the snapshot, `etcdutl snapshot restore` it, etcd restarted to
-//       healthy and the apiserver to /readyz -- measured on the standby's cp1 after the failover.
+//       preview) of the standby with a new restoreSnapshot, 3 members; floor: what the members
+//       cannot do without -- each downloads the snapshot and `etcdutl snapshot restore`s it, and
+//       all restart etcd to healthy and the apiserver to /readyz at once -- measured on the
+//       standby's control plane after the failover (restoreFloor).
 //   restore-<size>-<phase>   each restore phase's time as the failover recorded it (no floor: the
 //       failover line has it).
 //
@@ -17,7 +18,7 @@
 // (lab/cloud.sh down first), stops the primary's backup timers so that nothing but the bench saves,
 // and takes everything down at the end.
 
-import { execFileSync } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as path from "path";
 import { failover } from "../drill";
 import { LabAccess, Site } from "../lab";
@@ -124,29 +125,84 @@ function backupFloor(lab: LabAccess, url: string, node: string, tag: string): Sa
     ].join("; "));
 }
 
+const FLOOR_PARTS = ["download", "etcdutlRestore", "etcdHealthy", "apiserverReady"] as const;
+export type FloorParts = Record<(typeof FLOOR_PARTS)[number], number>;
+
 /**
- * The floor of a restore on one member, on the standby's cp1 after a failover: download the
- * snapshot's database object, `etcdutl snapshot restore` a database of the same size, then etcd
- * restarted through the runtime until healthy, and the apiserver until /readyz.
+ * One member's share of the restore floor, run on every control-plane node at once: download the
+ * snapshot's database object, `etcdutl snapshot restore` a database of the same size (into a
+ * scratch dir), then etcd and the apiserver restarted through the runtime -- all members at once,
+ * as a restore restarts them -- until etcd is healthy and the apiserver's /readyz says ok. Its last
+ * line is "FLOOR <download> <restore> <healthy> <ready>", in seconds.
  */
-function restoreFloor(lab: LabAccess, replica: StoreOutputs, id: string): { seconds: number; parts: Record<string, number> } {
-    const node = lab.controlPlane("standby")[0].name;
+export function memberFloorScript(downloadUrl: string): string {
+    const crictl = "crictl --runtime-endpoint unix:///run/containerd/containerd.sock";
+    return [
+        "set -euo pipefail",
+        "now() { date +%s.%N; }",
+        "t0=$(now)",
+        // The URL goes to curl in a config on stdin, as the toolkit gives it.
+        `printf 'url = "%s"\\n' '${downloadUrl}' | curl -fsS -K - -o /var/lib/etcd-dr/bench-download`,
+        "t1=$(now)",
+        "d=/var/lib/etcd/bench-floor-restore; rm -rf $d",
+        "etcdutl snapshot restore /var/lib/etcd-dr/bench-plain.db --data-dir $d --bump-revision 1000000000 --mark-compacted >/dev/null 2>&1",
+        "t2=$(now)",
+        "rm -rf $d /var/lib/etcd-dr/bench-download /var/lib/etcd-dr/bench-plain.db",
+        // The apiserver keeps no state: killed at once, as the restore's stop does after its grace.
+        `${crictl} stop --timeout 0 $(${crictl} ps -q --name '^kube-apiserver$') >/dev/null`,
+        `${crictl} stop $(${crictl} ps -q --name '^etcd$') >/dev/null`,
+        `until ${LabAccess.ETCDCTL} endpoint health >/dev/null 2>&1; do sleep 0.1; done`,
+        "t3=$(now)",
+        `until [ "$(curl -sk --max-time 2 https://127.0.0.1:6443/readyz 2>/dev/null)" = ok ]; do sleep 0.1; done`,
+        "t4=$(now)",
+        `awk -v a=$t0 -v b=$t1 -v c=$t2 -v d=$t3 -v e=$t4 'BEGIN { printf "FLOOR %.3f %.3f %.3f %.3f\\n", b - a, c - b, d - c, e - d }'`,
+    ].join("\n");
+}
+
+/**
+ * The members' FLOOR lines: each part is the slowest member's, and the floor is the slowest
+ * member's sum (they run at once, so the restore is done when the last one is).
+ */
+export function parseFloor(outputs: string[]): { seconds: number; parts: FloorParts } {
+    const members = outputs.map((text) => {
+        const match = /^FLOOR ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)$/m.exec(text);
+        if (!match) throw new Error(`a member's floor printed no FLOOR line:\n${text}`);
+        return match.slice(1).map(Number);
+    });
+    if (members.length === 0) throw new Error("no member measured the floor");
+    const parts = Object.fromEntries(FLOOR_PARTS.map((name, i) => [name, round(Math.max(...members.map((m) => m[i])), 2)])) as FloorParts;
+    return { seconds: round(Math.max(...members.map((m) => m.reduce((a, b) => a + b, 0))), 2), parts };
+}
+
+/** Runs `script` as root on every node at once (bash reads it from stdin) and returns each one's stdout. */
+function onEachAtOnce(lab: LabAccess, site: Site, nodes: string[], script: string): Promise<string[]> {
+    return Promise.all(nodes.map((name) => new Promise<string>((resolve, reject) => {
+        const child = spawn("ssh", [...lab.sshArgs(lab.node(site, name).address, lab.lab.user), "sudo -n /bin/bash -s"], { stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on("error", reject);
+        child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${site}/${name}: the floor exited ${code}: ${stderr.trim()}`))));
+        child.stdin.end(script);
+    })));
+}
+
+/**
+ * The floor of a restore on the standby's control plane after a failover: every member downloads
+ * the snapshot's database object and restores a database of the same size, and all restart etcd
+ * and the apiserver, at once (memberFloorScript). On this machine the members share its cores, so
+ * the floor includes what their starts cost each other, as the failover does.
+ */
+async function restoreFloor(lab: LabAccess, replica: StoreOutputs, id: string): Promise<{ seconds: number; parts: FloorParts }> {
+    const nodes = lab.controlPlane("standby").map((n) => n.name);
     const url = `${replica.readUrl}${replica.prefix}`;
-    const manifest = JSON.parse(lab.ok("standby", node, `printf 'url = "%s"\\n' '${url}${id}/manifest.json' | curl -fsS -K -`)) as { objects: { name: string }[] };
+    const manifest = JSON.parse(lab.ok("standby", nodes[0], `printf 'url = "%s"\\n' '${url}${id}/manifest.json' | curl -fsS -K -`)) as { objects: { name: string }[] };
     const object = manifest.objects.find((o) => o.name.startsWith("snapshot.db"));
     if (!object) throw new Error(`snapshot ${id} has no database object`);
-    const timed = (command: string) => run(lab, "standby", node, command).seconds;
-    const parts: Record<string, number> = {};
-    parts.download = timed(`set -euo pipefail; printf 'url = "%s"\\n' '${url}${id}/${object.name}' | curl -fsS -K - -o /var/lib/etcd-dr/bench-download`);
-    lab.ok("standby", node, `rm -f /var/lib/etcd-dr/bench-download; ${LabAccess.ETCDCTL} snapshot save /var/lib/etcd-dr/bench-plain.db >/dev/null`);
-    parts.etcdutlRestore = timed("set -euo pipefail; d=/var/lib/etcd/bench-floor-restore; rm -rf $d; "
-        + "etcdutl snapshot restore /var/lib/etcd-dr/bench-plain.db --data-dir $d --bump-revision 1000000000 --mark-compacted >/dev/null 2>&1; rm -rf $d /var/lib/etcd-dr/bench-plain.db");
-    const crictl = "crictl --runtime-endpoint unix:///run/containerd/containerd.sock";
-    parts.etcdHealthy = timed(`set -euo pipefail; ${crictl} stop $(${crictl} ps -q --name '^etcd$') >/dev/null; sleep 1; `
-        + `until ${LabAccess.ETCDCTL} endpoint health >/dev/null 2>&1; do sleep 0.1; done`);
-    parts.apiserverReady = timed("until kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /readyz >/dev/null 2>&1; do sleep 0.1; done");
-    const seconds = round(Object.values(parts).reduce((a, b) => a + b, 0), 2);
-    return { seconds, parts };
+    // The plain database each member restores, saved first: its time is not part of a restore.
+    for (const node of nodes) lab.ok("standby", node, `${LabAccess.ETCDCTL} snapshot save /var/lib/etcd-dr/bench-plain.db >/dev/null`);
+    return parseFloor(await onEachAtOnce(lab, "standby", nodes, memberFloorScript(`${url}${id}/${object.name}`)));
 }
 
 /** The id `etcd-dr backup` prints on stdout once the snapshot is committed (its last line). */
@@ -218,7 +274,7 @@ export async function dr(context: SectionContext): Promise<Measurement[]> {
             );
             context.progress(`failover to ${id} (pulumi up --skip-preview)`);
             const fast = failover(pulumi, lab, id);
-            const restoreFloorRun = restoreFloor(lab, replica, id);
+            const restoreFloorRun = await restoreFloor(lab, replica, id);
             measured({ name: `failover-${label}`, figure: fast.rtoSeconds, floor: restoreFloorRun.seconds, unit: "s",
                 detail: { ...detail, phases: fast.phaseSeconds, floorParts: restoreFloorRun.parts, command: "pulumi up --skip-preview" } });
             for (const [phase, seconds] of Object.entries(fast.phaseSeconds)) {

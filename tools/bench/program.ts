@@ -58,7 +58,7 @@ function labCommon(publicKey: string): Record<string, unknown> {
         "etcd-dr:platform": "lab",
         "etcd-dr:sshPublicKey": publicKey,
         "etcd-dr:snapshots": { prefix: "etcd", parExpiresAt: new Date(Date.now() + 365 * 86_400_000).toISOString().replace(/\.\d+Z$/, "Z") },
-        "etcd-dr:backup": { onCalendar: "*:*:0/15", randomizedDelaySec: 1, compression: "gzip" },
+        "etcd-dr:backup": { onCalendar: "*:*:0/15", randomizedDelaySec: 1 },
     };
 }
 
