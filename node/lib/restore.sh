@@ -142,13 +142,6 @@ cmd_restore_stop() {
     fi
     [[ -f "$(restore_dir "$id")/prepared" ]] || die "snapshot $id is not prepared on this node; run \`etcd-dr restore prepare $id\` first"
     mkdir -p "$stopped"
-    # Every manifest goes first, so the kubelet stops the four pods at once and the waits below
-    # overlap (one after another they took 5-6 s of each failover, most of it the apiserver's).
-    for pod in "${CONTROL_PLANE_PODS[@]}"; do
-        if [[ -f "$ETCD_DR_MANIFEST_DIR/$pod.yaml" ]]; then
-            mv -f "$ETCD_DR_MANIFEST_DIR/$pod.yaml" "$stopped/"
-        fi
-    done
     # The apiserver sits out its 30 s grace period after SIGTERM and keeps no state: a short wait,
     # then SIGKILL. etcd and the others get SIGTERM and time to finish.
     stop_pod kube-apiserver "${ETCD_DR_APISERVER_STOP_GRACE:-3}" 0
