@@ -16,7 +16,8 @@ ensure_npm() {
         return 0
     fi
     log "installing node packages (npm ci)"
-    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+    # On stderr: `make bench` keeps stdout for its JSON lines.
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error) >&2
     cp "$ROOT/package-lock.json" "$stamp"
 }
 
