@@ -78,7 +78,7 @@ cmd_backup() {
     work_dir backup
     work="$WORK_DIR"
 
-    etcdctl_local snapshot save "$work/snapshot.db" >"$work/save.log" 2>&1 ||
+    ETCD_COMMAND_TIMEOUT="$(snapshot_save_timeout)" etcdctl_local snapshot save "$work/snapshot.db" >"$work/save.log" 2>&1 ||
         die "etcdctl snapshot save failed: $(tail -n1 "$work/save.log")"
     snapshot_status "$work/snapshot.db" || die "the saved snapshot does not pass snapshot status"
     local id members etcd_version ext

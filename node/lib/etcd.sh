@@ -69,8 +69,14 @@ require_etcd_tools() {
 # reads: ETCD_ENDPOINT, ETCD_CA, ETCD_CERT, ETCD_KEY (discover_etcd)
 etcdctl_local() {
     etcdctl --endpoints="$ETCD_ENDPOINT" --cacert="$ETCD_CA" --cert="$ETCD_CERT" --key="$ETCD_KEY" \
-        --command-timeout=30s "$@"
+        --command-timeout="${ETCD_COMMAND_TIMEOUT:-30s}" "$@"
 }
+
+# `etcdctl snapshot save` holds --command-timeout for the whole stream (without the flag it has no
+# limit and can hang for ever): 30 s failed a 1.18 GB save on a busy lab node ("could not write
+# snapshot: context deadline exceeded"). Its budget grows with the database: 2 minutes plus a
+# second per 4 MiB (7 minutes for 1.2 GB, 36 for 8 GB).
+snapshot_save_timeout() { echo "$((120 + ${ETCD_DB_SIZE:-0} / 4194304))s"; }
 
 # `etcdctl -w fields` prints `"Key" : value` lines; this reads one.
 field() {

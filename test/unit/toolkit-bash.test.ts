@@ -384,6 +384,19 @@ describe("node toolkit functions in bash (no lab)", function () {
         });
     });
 
+    describe("etcdctl's timeout", () => {
+        it("is 30 s per call, and for a snapshot save grows with the database", () => {
+            const run = sourced([
+                "etcdctl() { echo \"$*\" | grep -o -- '--command-timeout=[^ ]*'; }",
+                "ETCD_ENDPOINT=e ETCD_CA=a ETCD_CERT=c ETCD_KEY=k",
+                "etcdctl_local member list",
+                "ETCD_DB_SIZE=1266000000; ETCD_COMMAND_TIMEOUT=\"$(snapshot_save_timeout)\" etcdctl_local snapshot save x",
+                "ETCD_DB_SIZE=0 snapshot_save_timeout",
+            ].join("\n"));
+            assert.deepStrictEqual(run, { status: 0, stdout: "--command-timeout=30s\n--command-timeout=421s\n120s\n", stderr: "" });
+        });
+    });
+
     describe("the compressor a site's snapshots use", () => {
         it("is required before a backup or a decode needs it, with one line naming the fix", () => {
             const run = sourced("hostname() { echo cp1; }\nPATH=/nonexistent require_compressor zstd");
