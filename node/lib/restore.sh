@@ -473,10 +473,11 @@ bridge_address() { ip -4 -o addr show dev "$CNI_BRIDGE" 2>/dev/null | awk '{ pri
 pod_cidr_known() { [[ -n "$(node_pod_cidr)" ]]; }
 
 # Pod sandboxes on the pod network whose address lies outside RANGE, as "id namespace/name address"
-# lines. Host-network sandboxes have no address of their own and are never listed.
+# lines. Host-network sandboxes have no address of their own and are never listed. Fails when
+# crictl cannot list them (the caller says so: a die in here would only end a subshell).
 stale_sandboxes() {
     local range=$1 ids id line address
-    ids="$(crictl_node pods --state ready -q)" || die "crictl cannot list the pod sandboxes on $(hostname -s); is containerd running?"
+    ids="$(crictl_node pods --state ready -q)" || return 1
     for id in $ids; do
         line="$(crictl_node inspectp -o go-template --template '{{.status.metadata.namespace}}/{{.status.metadata.name}} {{.status.network.ip}}' "$id" 2>/dev/null)" || continue
         address=${line#* }
@@ -499,7 +500,7 @@ stale_sandboxes() {
 # file, so this repeats until a pass finds nothing stale. Without flannel's file or bridge (another
 # CNI, whose pod addresses need not lie in the Node's range) it does nothing.
 reset_pod_network() {
-    local host range pass stale subnet bridge id name address
+    local host range pass stale subnet bridge id name address sandboxes
     host="$(hostname -s)"
     [[ -e "$FLANNEL_SUBNET_FILE" || -n "$(bridge_address)" ]] || return 0
     wait_until "$ETCD_DR_VERIFY_TIMEOUT" pod_cidr_known ||
@@ -520,13 +521,16 @@ reset_pod_network() {
             echo "removed the CNI bridge $CNI_BRIDGE ($bridge) on $host: the restored pod range of this node is $range"
             stale=1
         fi
+        # Listed first, into a variable: a failure inside `<<<"$(...)"` would go unnoticed.
+        sandboxes="$(stale_sandboxes "$range")" ||
+            die "crictl cannot list the pod sandboxes on $host; is containerd running?"
         while read -r id name address; do
             [[ -n "$id" ]] || continue
             { crictl_node stopp "$id" >/dev/null && crictl_node rmp "$id" >/dev/null; } ||
                 die "cannot stop the pod sandbox $id ($name, $address) on $host; see \`crictl inspectp $id\`"
             echo "stopped the sandbox of $name on $host ($address, outside $range): the kubelet makes it again in the restored range"
             stale=1
-        done <<<"$(stale_sandboxes "$range")"
+        done <<<"$sandboxes"
         ((stale)) || return 0
     done
     die "pods on $host still come up outside the restored pod range $range after $pass passes; see \`crictl pods\` and $FLANNEL_SUBNET_FILE"

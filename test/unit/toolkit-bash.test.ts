@@ -514,6 +514,13 @@ describe("node toolkit functions in bash (no lab)", function () {
             assert.deepStrictEqual(calico, { status: 0, stdout: "---\n---\nno flannel.env\n", stderr: "" });
         });
 
+        it("stops with one line when crictl cannot list the sandboxes", () => {
+            const run = sourced(`${stubs({ podCidr: "10.244.4.0/24", flannel: "10.244.4.1/24" })}\ncrictl() { return 1; }\nreset_pod_network\necho went on`, env);
+            assert.strictEqual(run.status, 1);
+            assert.doesNotMatch(run.stdout, /went on/);
+            assert.deepStrictEqual(errorLines(run.stderr), ["etcd-dr: ERROR: crictl cannot list the pod sandboxes on cp3; is containerd running?"]);
+        });
+
         it("fails with one line, changing nothing, when the API does not say the node's range", () => {
             const run = sourced(`${stubs({ bridge: "10.244.3.1/24", flannel: "10.244.3.1/24", sandboxes })}\nreset_pod_network`, env);
             assert.strictEqual(run.status, 1);
